@@ -1,0 +1,184 @@
+"""Public geography API: regions, their ancestors and children, and locate; API tokens."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
+
+from grids.locate import locate
+from grids.models import Level, Region, RegionBoundary
+
+
+class RegionRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Region
+        fields = ["code", "name", "level"]
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    parent = serializers.CharField(source="parent.code", default=None, read_only=True)
+    bbox = serializers.SerializerMethodField()
+    centroid = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Region
+        fields = ["code", "name", "level", "kind", "parent", "bbox", "centroid"]
+
+    def get_bbox(self, obj) -> list[float] | None:
+        if obj.min_lng is None:
+            return None
+        return [obj.min_lng, obj.min_lat, obj.max_lng, obj.max_lat]
+
+    def get_centroid(self, obj) -> list[float] | None:
+        if obj.centroid_lng is None:
+            return None
+        return [obj.centroid_lng, obj.centroid_lat]
+
+
+class RegionDetailSerializer(RegionSerializer):
+    ancestors = serializers.SerializerMethodField()
+    children_count = serializers.SerializerMethodField()
+    descendants_count = serializers.SerializerMethodField()
+    boundary = serializers.SerializerMethodField()
+
+    class Meta(RegionSerializer.Meta):
+        fields = [
+            *RegionSerializer.Meta.fields,
+            "ancestors",
+            "children_count",
+            "descendants_count",
+            "boundary",
+        ]
+
+    def get_ancestors(self, obj) -> list[dict]:
+        return RegionRefSerializer(obj.get_ancestors(), many=True).data
+
+    def get_children_count(self, obj) -> int:
+        return obj.children.count()
+
+    def get_descendants_count(self, obj) -> dict[str, int]:
+        rows = obj.get_descendants().values("level").annotate(n=Count("id")).order_by("level")
+        return {row["level"]: row["n"] for row in rows}
+
+    def get_boundary(self, obj) -> dict | None:
+        # Boundaries can be large: only on request (?geometry=1).
+        request = self.context.get("request")
+        if not request or request.query_params.get("geometry") not in ("1", "true"):
+            return None
+        boundary = RegionBoundary.objects.filter(region=obj).first()
+        return boundary.geometry if boundary else None
+
+
+class RegionFilter(filters.FilterSet):
+    level = filters.ChoiceFilter(choices=Level.choices)
+    parent = filters.CharFilter(field_name="parent__code", label=_("parent code"))
+    q = filters.CharFilter(method="search", label=_("name or code contains"))
+
+    class Meta:
+        model = Region
+        fields = ["level", "parent", "kind"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(code__startswith=value))
+
+
+class LocateQuerySerializer(serializers.Serializer):
+    lng = serializers.FloatField(min_value=-180, max_value=180)
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+
+    def validate(self, attrs):
+        import math
+
+        for key in ("lng", "lat"):
+            if not math.isfinite(attrs[key]):
+                raise serializers.ValidationError({key: [_("A finite number is required.")]})
+        return attrs
+
+
+class LocateResultSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    level = serializers.CharField()
+    path = RegionRefSerializer(many=True)
+
+
+class RegionViewSet(viewsets.ReadOnlyModelViewSet):
+    """The region tree. Geography is public: no login needed."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    lookup_field = "code"
+    lookup_value_regex = r"[0-9A-Za-z]+"
+    filterset_class = RegionFilter
+    queryset = Region.objects.select_related("parent").order_by("tree_id", "lft")
+
+    def get_serializer_class(self):
+        return RegionDetailSerializer if self.action == "retrieve" else RegionSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("lng", OpenApiTypes.DOUBLE, required=True),
+            OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True),
+        ],
+        responses={
+            200: LocateResultSerializer,
+            400: OpenApiResponse(description=_("Missing, non-numeric or out-of-range lng/lat")),
+            404: OpenApiResponse(description=_("The point lies outside every region")),
+        },
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
+    def locate(self, request):
+        """The deepest region whose boundary covers the point, with its path from the root."""
+        query = LocateQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        hit = locate(query.validated_data["lng"], query.validated_data["lat"])
+        region = Region.objects.filter(pk=hit.id).first() if hit else None
+        if region is None:
+            raise NotFound(_("No region covers this point."))
+        path = [*region.get_ancestors(), region]
+        return Response(
+            {
+                "code": region.code,
+                "name": region.name,
+                "level": region.level,
+                "path": RegionRefSerializer(path, many=True).data,
+            }
+        )
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"})
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class ObtainTokenView(ObtainAuthToken):
+    """Exchange a username and password for an API token (send it as `Authorization: Token …`)."""
+
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={
+            200: TokenResponseSerializer,
+            400: OpenApiResponse(description=_("Bad credentials")),
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("regions", RegionViewSet, basename="region")

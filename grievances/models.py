@@ -1,0 +1,3 @@
+"""Cases (grievances), their complainants, attachments and timeline."""
+
+from __future__ import annotations
