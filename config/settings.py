@@ -267,6 +267,10 @@ LEAFLET_CONFIG = {
     "RESET_VIEW": False,
 }
 
+# --- Working time ------------------------------------------------------------------------
+# Working hours of a working day (Beijing time); deadlines count working time.
+WORKING_HOURS = [("08:30", "12:00"), ("14:30", "18:00")]
+
 # --- Regions ----------------------------------------------------------------------------
 # How often (seconds) a process asks the database whether boundaries changed before it
 # locates a point; 0 asks every time.

@@ -3,12 +3,33 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
 
 from grids import api as grids_api
+from grievances import api as grievances_api
+
+router = DefaultRouter()
+router.include_root_view = False
+router.registry.extend(grids_api.router.registry)
+router.register("categories", grievances_api.CategoryViewSet, basename="category")
+router.register("grievances", grievances_api.GrievanceViewSet, basename="grievance")
 
 api_v1 = [
     path("auth/token/", grids_api.ObtainTokenView.as_view(), name="api-token"),
-    path("", include(grids_api.router.urls)),
+    path(
+        "public/grievances/",
+        grievances_api.PublicGrievanceCreateView.as_view(),
+        name="public-grievance-create",
+    ),
+    path("track/<str:code>/", grievances_api.TrackView.as_view(), name="track"),
+    path("track/<str:code>/rate/", grievances_api.TrackRateView.as_view(), name="track-rate"),
+    path(
+        "track/<str:code>/withdraw/",
+        grievances_api.TrackWithdrawView.as_view(),
+        name="track-withdraw",
+    ),
+    path("track/<str:code>/urge/", grievances_api.TrackUrgeView.as_view(), name="track-urge"),
+    path("", include(router.urls)),
 ]
 
 urlpatterns = [

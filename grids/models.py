@@ -197,3 +197,4 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} · {self.region.name}"
+from grids.calendar_models import *  # noqa: E402,F401,F403

@@ -13,6 +13,18 @@ from django.db.models import Q, QuerySet
 from grids.models import Membership, Region, Role
 
 _CACHE_ATTR = "_fengqiao_scope_regions"
+_MEMBERSHIPS_ATTR = "_fengqiao_memberships"
+
+
+def memberships(user) -> list[Membership]:
+    """The user's memberships with their regions, read once per user object."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    cached = getattr(user, _MEMBERSHIPS_ATTR, None)
+    if cached is None:
+        cached = list(Membership.objects.filter(user=user).select_related("region"))
+        setattr(user, _MEMBERSHIPS_ATTR, cached)
+    return cached
 
 
 def scope_regions(user) -> list[Region]:
@@ -21,10 +33,7 @@ def scope_regions(user) -> list[Region]:
         return []
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
-        regions = {
-            m.region.pk: m.region
-            for m in Membership.objects.filter(user=user).select_related("region")
-        }
+        regions = {m.region.pk: m.region for m in memberships(user)}
         # Drop regions inside another scope region: their subtree is already covered.
         cached = sorted(
             (
@@ -43,8 +52,9 @@ def scope_regions(user) -> list[Region]:
 
 def forget(user) -> None:
     """Drop the cached scope (after memberships change)."""
-    if hasattr(user, _CACHE_ATTR):
-        delattr(user, _CACHE_ATTR)
+    for attr in (_CACHE_ATTR, _MEMBERSHIPS_ATTR):
+        if hasattr(user, attr):
+            delattr(user, attr)
 
 
 def sees_everything(user) -> bool:
@@ -85,7 +95,7 @@ def roles_of(user) -> set[str]:
     """Every role the user holds, region roles plus `department_staff` and `superuser`."""
     if not getattr(user, "is_authenticated", False):
         return set()
-    roles = set(Membership.objects.filter(user=user).values_list("role", flat=True))
+    roles = {m.role for m in memberships(user)}
     if user.department_memberships.exists():
         roles.add("department_staff")
     if user.is_superuser:
@@ -97,13 +107,13 @@ def has_region_role(user, region: Region, roles: set[str] | list[str]) -> bool:
     """True when the user holds one of `roles` in `region` or one of its ancestors."""
     if sees_everything(user):
         return True
-    return Membership.objects.filter(
-        user=user,
-        role__in=list(roles),
-        region__tree_id=region.tree_id,
-        region__lft__lte=region.lft,
-        region__rght__gte=region.rght,
-    ).exists()
+    return any(
+        m.role in roles
+        and m.region.tree_id == region.tree_id
+        and m.region.lft <= region.lft
+        and region.rght <= m.region.rght
+        for m in memberships(user)
+    )
 
 
 __all__ = [

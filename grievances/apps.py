@@ -7,3 +7,14 @@ from django.utils.translation import gettext_lazy as _
 class GrievancesConfig(AppConfig):
     name = "grievances"
     verbose_name = _("Cases")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(_seed, sender=self, dispatch_uid="grievances-seed-categories")
+
+
+def _seed(sender, **kwargs) -> None:
+    from grievances.categories import seed_categories
+
+    seed_categories()

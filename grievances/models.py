@@ -1,3 +1,583 @@
-"""Cases (grievances), their complainants, attachments and timeline."""
+"""Cases (grievances), their complainants, attachments, timeline and ratings.
+
+The state graph is declared once here with django-fsm-2; grievances/services.py is the only
+place that calls the transitions (with the actor, the lock and the CaseEvent).
+"""
 
 from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from mptt.models import MPTTModel, TreeForeignKey
+
+from grids.models import LEVEL_ORDER, Region
+
+
+class Kind(models.TextChoices):
+    DISPUTE = "dispute", _("Dispute")
+    HARDSHIP = "hardship", _("Hardship or request")
+    HAZARD = "hazard", _("Hazard or problem")
+
+
+class Urgency(models.TextChoices):
+    MOST_URGENT = "most_urgent", _("Most urgent")
+    URGENT = "urgent", _("Urgent")
+    NORMAL = "normal", _("Normal")
+
+
+class Unit(models.TextChoices):
+    WORKING_DAYS = "working_days", _("working days")
+    WORKING_HOURS = "working_hours", _("working hours")
+    CALENDAR_HOURS = "calendar_hours", _("calendar hours")
+
+
+class Category(MPTTModel):
+    """A case category, in a small tree under the three kinds."""
+
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=100, blank=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    parent = TreeForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    default_urgency = models.CharField(
+        _("default urgency"), max_length=12, choices=Urgency.choices, default=Urgency.NORMAL
+    )
+    # Handling deadlines by urgency. 特急 counts calendar hours; the others working time.
+    handle_most_urgent_hours = models.PositiveSmallIntegerField(
+        _("handling limit, most urgent (calendar hours)"), default=4
+    )
+    handle_urgent_days = models.PositiveSmallIntegerField(
+        _("handling limit, urgent (working days)"), default=1
+    )
+    handle_normal_days = models.PositiveSmallIntegerField(
+        _("handling limit, normal (working days)"), default=5
+    )
+    # Report-in (签收) limits counted from the whistle.
+    report_in_most_urgent_minutes = models.PositiveSmallIntegerField(
+        _("report-in limit, most urgent (calendar minutes)"), default=30
+    )
+    report_in_urgent_hours = models.PositiveSmallIntegerField(
+        _("report-in limit, urgent (working hours)"), default=1
+    )
+    report_in_normal_hours = models.PositiveSmallIntegerField(
+        _("report-in limit, normal (working hours)"), default=4
+    )
+    is_dispute = models.BooleanField(
+        _("dispute (eligible for mediation)"), default=False, db_index=True
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class MPTTMeta:
+        level_attr = "mptt_level"
+        order_insertion_by = ["code"]
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def handle_limit(self, urgency: str) -> tuple[float, str]:
+        """(amount, unit) of the handling deadline for an urgency."""
+        if urgency == Urgency.MOST_URGENT:
+            return self.handle_most_urgent_hours, Unit.CALENDAR_HOURS
+        if urgency == Urgency.URGENT:
+            return self.handle_urgent_days, Unit.WORKING_DAYS
+        return self.handle_normal_days, Unit.WORKING_DAYS
+
+    def report_in_limit(self, urgency: str) -> tuple[float, str]:
+        if urgency == Urgency.MOST_URGENT:
+            return self.report_in_most_urgent_minutes / 60, Unit.CALENDAR_HOURS
+        if urgency == Urgency.URGENT:
+            return self.report_in_urgent_hours, Unit.WORKING_HOURS
+        return self.report_in_normal_hours, Unit.WORKING_HOURS
+
+
+class State(models.TextChoices):
+    SUBMITTED = "submitted", _("Submitted")
+    ACCEPTED = "accepted", _("Accepted")
+    REJECTED = "rejected", _("Rejected")
+    DISPATCHED = "dispatched", _("Dispatched")
+    MEDIATING = "mediating", _("Mediating")
+    IN_PROGRESS = "in_progress", _("In progress")
+    HANDLED = "handled", _("Handled")
+    CLOSED = "closed", _("Closed")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+OPEN_STATES = [
+    State.SUBMITTED,
+    State.ACCEPTED,
+    State.DISPATCHED,
+    State.MEDIATING,
+    State.IN_PROGRESS,
+    State.HANDLED,
+]
+TERMINAL_STATES = [State.REJECTED, State.CLOSED, State.WITHDRAWN]
+
+
+class Source(models.TextChoices):
+    GRID_WORKER = "grid_worker", _("Grid worker")
+    RESIDENT_WEB = "resident_web", _("Resident (web)")
+    HOTLINE = "hotline", _("Hotline desk")
+    TEA_MEETING = "tea_meeting", _("Household tea meeting")
+    PETITION_VISIT = "petition_visit", _("Petition visit")
+    WALK_IN = "walk_in", _("Walk-in window")
+    API = "api", _("API")
+
+
+class Complexity(models.TextChoices):
+    SIMPLE = "simple", _("Simple")
+    COMPLEX = "complex", _("Complex")
+    DIFFICULT = "difficult", _("Difficult")
+
+
+class HandlingLevel(models.TextChoices):
+    GRID = "grid", _("Grid")
+    VILLAGE = "village", _("Village")
+    TOWNSHIP = "township", _("Township")
+    COUNTY = "county", _("County")
+    CITY = "city", _("City")
+
+
+class RejectReason(models.TextChoices):
+    DUPLICATE = "duplicate", _("Duplicate of another case")
+    INVALID = "invalid", _("Invalid or malicious report")
+    OUT_OF_SCOPE = "out_of_scope", _("Not a matter for the governance centre")
+    COURT = "court", _("Belongs to the courts or another procedure")
+    INSUFFICIENT = "insufficient", _("Insufficient information")
+    OTHER = "other", _("Other")
+
+
+# Tracking codes: 8 characters from an alphabet without look-alikes (0/O, 1/I/L, U/V),
+# easy to read aloud on the phone, shown as XXXX-XXXX. 29^8 ≈ 5×10^11 codes.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
+CODE_LENGTH = 8
+
+
+def new_tracking_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_tracking_code(raw: str) -> str:
+    return "".join(ch for ch in (raw or "").upper() if ch.isalnum())
+
+
+def format_tracking_code(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}" if len(code) == CODE_LENGTH else code
+
+
+ANCESTOR_FIELDS = [f"{level}_id" for level in LEVEL_ORDER]
+
+
+class Grievance(ConcurrentTransitionMixin, models.Model):
+    tracking_code = models.CharField(
+        _("tracking code"), max_length=CODE_LENGTH, unique=True, default=new_tracking_code
+    )
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"))
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="grievances"
+    )
+    urgency = models.CharField(
+        _("urgency"), max_length=12, choices=Urgency.choices, default=Urgency.NORMAL
+    )
+    lng = models.FloatField(_("longitude"), null=True, blank=True)
+    lat = models.FloatField(_("latitude"), null=True, blank=True)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    region = models.ForeignKey(
+        Region,
+        verbose_name=_("region"),
+        on_delete=models.PROTECT,
+        related_name="grievances",
+        help_text=_("The located grid, or the region chosen by hand."),
+    )
+    # The region's ancestors per level (and itself at its own level): a subtree filter is
+    # an equality on one indexed column that pairs with the sort key.
+    province = models.ForeignKey(
+        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    city = models.ForeignKey(
+        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    county = models.ForeignKey(
+        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    township = models.ForeignKey(
+        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    village = models.ForeignKey(
+        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    grid = models.ForeignKey(
+        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reporter"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reported_grievances",
+    )
+    state = FSMField(_("state"), default=State.SUBMITTED, choices=State.choices, protected=True)
+    owning_centre = models.ForeignKey(
+        Region,
+        verbose_name=_("owning centre"),
+        on_delete=models.PROTECT,
+        related_name="owned_grievances",
+        help_text=_("The region whose governance centre owns the case."),
+    )
+    handling_level = models.CharField(
+        _("handling level"), max_length=10, choices=HandlingLevel.choices, blank=True
+    )
+    complexity = models.CharField(
+        _("complexity"), max_length=10, choices=Complexity.choices, blank=True
+    )
+    # On-the-spot handling by a grid or village (dispatch down); departments come through
+    # the dispatch app's whistles.
+    handler_region = models.ForeignKey(
+        Region,
+        verbose_name=_("handled by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="handled_grievances",
+    )
+    risk_petition = models.BooleanField(_("petition risk (涉访)"), default=False)
+    risk_extreme = models.BooleanField(_("risk of extreme acts (极端)"), default=False)
+    risk_group = models.BooleanField(_("group incident risk (群体)"), default=False)
+    priority = models.PositiveSmallIntegerField(_("priority"), default=0, db_index=True)
+
+    report_in_due_at = models.DateTimeField(_("report in by"), null=True, blank=True)
+    handle_due_at = models.DateTimeField(_("handle by"), null=True, blank=True)
+    suspended_at = models.DateTimeField(_("suspended since"), null=True, blank=True)
+    suspend_reason = models.CharField(_("suspension reason"), max_length=255, blank=True)
+    extension_requested_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    extension_reason = models.CharField(max_length=255, blank=True)
+
+    urge_count = models.PositiveIntegerField(_("urged"), default=0)
+    supervise_count = models.PositiveIntegerField(_("supervised"), default=0)
+    return_count = models.PositiveIntegerField(_("returned"), default=0)
+    redo_count = models.PositiveIntegerField(_("redone"), default=0)
+    escalation_count = models.PositiveIntegerField(_("escalated"), default=0)
+
+    result = models.TextField(_("result"), blank=True)
+    reject_reason_code = models.CharField(
+        _("rejection reason"), max_length=20, choices=RejectReason.choices, blank=True
+    )
+    reject_reason = models.TextField(_("rejection reason shown to the reporter"), blank=True)
+    duplicate_of = models.ForeignKey(
+        "self",
+        verbose_name=_("duplicate of"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="duplicates",
+    )
+
+    created_at = models.DateTimeField(_("reported at"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    reported_in_at = models.DateTimeField(null=True, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["province", "-created_at"], name="gr_province_created"),
+            models.Index(fields=["city", "-created_at"], name="gr_city_created"),
+            models.Index(fields=["county", "-created_at"], name="gr_county_created"),
+            models.Index(fields=["township", "-created_at"], name="gr_township_created"),
+            models.Index(fields=["village", "-created_at"], name="gr_village_created"),
+            models.Index(fields=["grid", "-created_at"], name="gr_grid_created"),
+            models.Index(fields=["owning_centre", "state"], name="gr_centre_state"),
+            models.Index(fields=["state", "-created_at"], name="gr_state_created"),
+            # Open cases with a deadline: the SLA sweep walks only these.
+            models.Index(
+                fields=["handle_due_at"],
+                name="gr_open_handle_due",
+                condition=models.Q(state__in=["dispatched", "in_progress"]),
+            ),
+            models.Index(
+                fields=["report_in_due_at"],
+                name="gr_open_report_in_due",
+                condition=models.Q(state="dispatched"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{format_tracking_code(self.tracking_code)} {self.title}"
+
+    @property
+    def display_code(self) -> str:
+        return format_tracking_code(self.tracking_code)
+
+    @property
+    def risk_flags(self) -> list[str]:
+        return [
+            name
+            for name, on in (
+                ("petition", self.risk_petition),
+                ("extreme", self.risk_extreme),
+                ("group", self.risk_group),
+            )
+            if on
+        ]
+
+    def compute_priority(self) -> int:
+        """Urgency first, then each risk flag (the flags raise priority, domain §5)."""
+        base = {Urgency.MOST_URGENT: 30, Urgency.URGENT: 20, Urgency.NORMAL: 10}[self.urgency]
+        return base + 5 * self.risk_extreme + 3 * self.risk_group + 2 * self.risk_petition
+
+    def set_region(self, region: Region) -> None:
+        """Set the region and its per-level ancestor columns."""
+        self.region = region
+        for field in ANCESTOR_FIELDS:
+            setattr(self, field, None)
+        for node in region.get_ancestors(include_self=True):
+            setattr(self, f"{node.level}_id", node.pk)
+
+    @property
+    def is_overdue(self) -> bool:
+        if self.suspended_at or self.state not in (State.DISPATCHED, State.IN_PROGRESS):
+            return False
+        now = timezone.now()
+        if self.state == State.DISPATCHED and self.report_in_due_at and self.report_in_due_at < now:
+            return True
+        return bool(self.handle_due_at and self.handle_due_at < now)
+
+    # --- The state graph (django-fsm-2). Only grievances/services.py calls these. ---------
+
+    @transition(field=state, source=State.SUBMITTED, target=State.ACCEPTED)
+    def accept(self):
+        pass
+
+    @transition(field=state, source=State.SUBMITTED, target=State.REJECTED)
+    def reject(self):
+        pass
+
+    @transition(field=state, source=State.ACCEPTED, target=State.DISPATCHED)
+    def dispatch(self):
+        pass
+
+    @transition(field=state, source=[State.SUBMITTED, State.ACCEPTED], target=State.MEDIATING)
+    def mediate(self):
+        pass
+
+    @transition(field=state, source=State.MEDIATING, target=State.ACCEPTED)
+    def mediation_failed(self):
+        pass
+
+    @transition(field=state, source=State.MEDIATING, target=State.HANDLED)
+    def mediation_settled(self):
+        pass
+
+    @transition(field=state, source=State.DISPATCHED, target=State.IN_PROGRESS)
+    def report_in(self):
+        pass
+
+    @transition(field=state, source=[State.DISPATCHED, State.IN_PROGRESS], target=State.ACCEPTED)
+    def return_case(self):
+        pass
+
+    @transition(field=state, source=State.IN_PROGRESS, target=State.HANDLED)
+    def handle(self):
+        pass
+
+    @transition(field=state, source=State.SUBMITTED, target=State.HANDLED)
+    def settle_on_the_spot(self):
+        pass
+
+    @transition(field=state, source=State.HANDLED, target=State.IN_PROGRESS)
+    def redo(self):
+        pass
+
+    @transition(field=state, source=State.HANDLED, target=State.CLOSED)
+    def verify(self):
+        pass
+
+    @transition(field=state, source=State.CLOSED, target=State.IN_PROGRESS)
+    def reopen(self):
+        pass
+
+    @transition(
+        field=state,
+        source=[State.ACCEPTED, State.DISPATCHED, State.IN_PROGRESS],
+        target=State.ACCEPTED,
+    )
+    def escalate(self):
+        pass
+
+    @transition(
+        field=state,
+        source=[
+            State.SUBMITTED,
+            State.ACCEPTED,
+            State.DISPATCHED,
+            State.MEDIATING,
+            State.IN_PROGRESS,
+        ],
+        target=State.WITHDRAWN,
+    )
+    def withdraw(self):
+        pass
+
+
+class Complainant(models.Model):
+    """A person who brought the matter; the first one (the reporter) tracks the case."""
+
+    grievance = models.ForeignKey(Grievance, on_delete=models.CASCADE, related_name="complainants")
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    id_number = models.CharField(_("ID number"), max_length=18, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    is_reporter = models.BooleanField(_("reporter"), default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+    merged_from = models.ForeignKey(
+        Grievance,
+        verbose_name=_("merged from"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("complainant")
+        verbose_name_plural = _("complainants")
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name or str(_("Anonymous"))
+
+    @property
+    def phone_last4(self) -> str:
+        digits = "".join(ch for ch in self.phone if ch.isdigit())
+        return digits[-4:]
+
+
+def attachment_path(instance, filename: str) -> str:
+    # Random names: the path reveals nothing and cannot be guessed.
+    ext = filename.rsplit(".", 1)[-1].lower()[:5] if "." in filename else "bin"
+    return f"cases/{timezone.now():%Y/%m}/{secrets.token_hex(16)}.{ext}"
+
+
+class CaseEvent(models.Model):
+    """One immutable row of the timeline per move and act.
+
+    The rows double as an outbox: `processed_at` is set by the relay once the follow-up
+    work (routing, notifications) has been handed over.
+    """
+
+    grievance = models.ForeignKey(Grievance, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(_("action"), max_length=30, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_label = models.CharField(
+        _("acting as"),
+        max_length=120,
+        blank=True,
+        help_text=_("The role or body the actor acted for (a centre, a department, the system)."),
+    )
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    public = models.BooleanField(_("shown to the reporter"), default=False)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["id"], name="ev_unprocessed", condition=models.Q(processed_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grievance_id} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk and not kwargs.get("update_fields") == ["processed_at"]:
+            raise ValidationError("case events are immutable")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("case events are immutable")
+
+
+class Attachment(models.Model):
+    grievance = models.ForeignKey(Grievance, on_delete=models.CASCADE, related_name="attachments")
+    event = models.ForeignKey(
+        CaseEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="attachments"
+    )
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=200)
+    thumbnail = models.FileField(upload_to=attachment_path, max_length=200, blank=True)
+    original_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    public = models.BooleanField(_("public"), default=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name or self.file.name
+
+
+class Rating(models.Model):
+    """The reporter's rating of the result (末端评价); changeable within 7 days."""
+
+    grievance = models.OneToOneField(Grievance, on_delete=models.CASCADE, related_name="rating")
+    score = models.PositiveSmallIntegerField(
+        _("score"), validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    resolved = models.BooleanField(_("resolved"))
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("rating")
+        verbose_name_plural = _("ratings")
+
+    def __str__(self) -> str:
+        return f"{self.grievance_id}: {self.score}"
+
+    @property
+    def satisfied(self) -> bool:
+        return self.score >= 4

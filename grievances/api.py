@@ -1,0 +1,860 @@
+"""The case API: categories, cases and every move and act, public intake and tracking.
+
+Checks on an act run in this order: 404 outside the caller's scope (the scoped queryset),
+403 wrong role, 409 wrong state, 400 field errors.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
+from rest_framework.views import APIView
+
+from grids.models import Region
+from grievances import selectors, services
+from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
+from grievances.models import (
+    Attachment,
+    CaseEvent,
+    Category,
+    Complainant,
+    Complexity,
+    Grievance,
+    HandlingLevel,
+    RejectReason,
+    Source,
+    State,
+    Urgency,
+    normalize_tracking_code,
+)
+from grievances.scoping import cases_for
+
+# --- Errors ------------------------------------------------------------------------------------
+
+
+def error_response(exc: services.CaseError) -> Response:
+    if isinstance(exc, services.WrongState):
+        return Response({"detail": exc.message, "state": exc.state}, status=409)
+    if isinstance(exc, services.NotAllowed):
+        return Response({"detail": exc.message}, status=403)
+    return Response({exc.field or "non_field_errors": [exc.message]}, status=400)
+
+
+# --- Serializers ------------------------------------------------------------------------------
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    parent = serializers.CharField(source="parent.code", default=None, read_only=True)
+
+    class Meta:
+        model = Category
+        fields = [
+            "code",
+            "name",
+            "name_en",
+            "kind",
+            "parent",
+            "default_urgency",
+            "is_dispute",
+            "handle_most_urgent_hours",
+            "handle_urgent_days",
+            "handle_normal_days",
+        ]
+
+
+class RegionRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Region
+        fields = ["code", "name", "level"]
+
+
+def mask_phone(phone: str) -> str:
+    if len(phone) <= 4:
+        return "****" if phone else ""
+    return phone[:3] + "*" * max(len(phone) - 7, 1) + phone[-4:]
+
+
+def mask_id(number: str) -> str:
+    return number[:3] + "*" * (len(number) - 7) + number[-4:] if len(number) > 7 else "****"
+
+
+class ComplainantSerializer(serializers.ModelSerializer):
+    phone = serializers.SerializerMethodField()
+    id_number = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Complainant
+        fields = ["name", "phone", "id_number", "is_reporter"]
+
+    def _full(self) -> bool:
+        return bool(self.context.get("show_personal"))
+
+    def get_phone(self, obj) -> str:
+        return obj.phone if self._full() else mask_phone(obj.phone)
+
+    def get_id_number(self, obj) -> str:
+        if not obj.id_number:
+            return ""
+        return obj.id_number if self._full() else mask_id(obj.id_number)
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "original_name", "content_type", "size", "public", "url", "created_at"]
+
+    def get_url(self, obj) -> str:
+        return f"/cases/attachments/{obj.pk}/"
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+    attachments = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CaseEvent
+        fields = [
+            "id",
+            "action",
+            "actor",
+            "actor_label",
+            "from_state",
+            "to_state",
+            "note",
+            "public",
+            "data",
+            "created_at",
+            "attachments",
+        ]
+
+    def get_actor(self, obj) -> str | None:
+        return str(obj.actor) if obj.actor_id else None
+
+    def get_attachments(self, obj) -> list[int]:
+        return [a.pk for a in obj.attachments.all()]
+
+
+class GrievanceListSerializer(serializers.ModelSerializer):
+    category = serializers.CharField(source="category.code")
+    category_name = serializers.CharField(source="category.name")
+    region = RegionRefSerializer()
+    owning_centre = RegionRefSerializer()
+    state_label = serializers.CharField(source="get_state_display")
+    tracking_code = serializers.CharField(source="display_code")
+    risk_flags = serializers.ListField(child=serializers.CharField())
+    is_overdue = serializers.BooleanField()
+
+    class Meta:
+        model = Grievance
+        fields = [
+            "id",
+            "tracking_code",
+            "title",
+            "category",
+            "category_name",
+            "urgency",
+            "state",
+            "state_label",
+            "region",
+            "owning_centre",
+            "source",
+            "risk_flags",
+            "priority",
+            "report_in_due_at",
+            "handle_due_at",
+            "suspended_at",
+            "is_overdue",
+            "created_at",
+        ]
+
+
+class RatingSerializer(serializers.Serializer):
+    score = serializers.IntegerField()
+    resolved = serializers.BooleanField()
+    comment = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class GrievanceDetailSerializer(GrievanceListSerializer):
+    complainants = serializers.SerializerMethodField()
+    events = serializers.SerializerMethodField()
+    attachments = AttachmentSerializer(many=True)
+    available_transitions = serializers.SerializerMethodField()
+    durations = serializers.SerializerMethodField()
+    rating = serializers.SerializerMethodField()
+    handler_region = RegionRefSerializer(allow_null=True)
+    duplicate_of = serializers.CharField(source="duplicate_of.display_code", default=None)
+
+    class Meta(GrievanceListSerializer.Meta):
+        fields = [
+            *GrievanceListSerializer.Meta.fields,
+            "description",
+            "lng",
+            "lat",
+            "address",
+            "complexity",
+            "handling_level",
+            "handler_region",
+            "result",
+            "reject_reason_code",
+            "reject_reason",
+            "duplicate_of",
+            "urge_count",
+            "supervise_count",
+            "return_count",
+            "redo_count",
+            "escalation_count",
+            "extension_requested_days",
+            "extension_reason",
+            "accepted_at",
+            "dispatched_at",
+            "reported_in_at",
+            "handled_at",
+            "closed_at",
+            "complainants",
+            "attachments",
+            "events",
+            "durations",
+            "rating",
+            "available_transitions",
+        ]
+
+    def get_complainants(self, obj) -> list[dict]:
+        user = self.context["request"].user
+        show = selectors.may_see_personal_data(user, obj)
+        return ComplainantSerializer(
+            obj.complainants.all(), many=True, context={"show_personal": show}
+        ).data
+
+    def get_events(self, obj) -> list[dict]:
+        return EventSerializer(obj.events.all(), many=True).data
+
+    def get_available_transitions(self, obj) -> list[str]:
+        return services.available_acts(obj, self.context["request"].user)
+
+    def get_durations(self, obj) -> dict:
+        return selectors.durations(obj)
+
+    def get_rating(self, obj) -> dict | None:
+        rating = getattr(obj, "rating", None)
+        return RatingSerializer(rating).data if rating else None
+
+
+class ComplainantInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    phone = serializers.RegexField(
+        r"^\+?[0-9\- ]{5,20}$",
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages={"invalid": gettext_lazy("Enter a phone number of digits.")},
+    )
+    id_number = serializers.RegexField(
+        r"^[0-9]{17}[0-9Xx]$",
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages={"invalid": gettext_lazy("An ID number has 18 characters.")},
+    )
+
+
+class GrievanceCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=5000)
+    category = serializers.SlugRelatedField(
+        slug_field="code", queryset=Category.objects.filter(active=True)
+    )
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+    lng = serializers.FloatField(min_value=-180, max_value=180, required=False)
+    lat = serializers.FloatField(min_value=-90, max_value=90, required=False)
+    region = serializers.SlugRelatedField(
+        slug_field="code", queryset=Region.objects.all(), required=False
+    )
+    address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    source = serializers.ChoiceField(choices=Source.choices, required=False)
+    complainants = ComplainantInputSerializer(many=True, required=False)
+    risk_petition = serializers.BooleanField(required=False, default=False)
+    risk_extreme = serializers.BooleanField(required=False, default=False)
+    risk_group = serializers.BooleanField(required=False, default=False)
+    settled_note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=gettext_lazy("A grid worker's report already settled on the spot."),
+    )
+    photos = serializers.ListField(
+        child=serializers.FileField(), required=False, max_length=MAX_PER_CASE
+    )
+
+    def validate(self, attrs):
+        has_point = "lng" in attrs or "lat" in attrs
+        if has_point and ("lng" not in attrs or "lat" not in attrs):
+            missing = "lat" if "lng" in attrs else "lng"
+            raise serializers.ValidationError({missing: [_("Give both longitude and latitude.")]})
+        if not has_point and "region" not in attrs:
+            raise serializers.ValidationError(
+                {"region": [_("Give a map point (lng, lat) or a region code.")]}
+            )
+        return attrs
+
+
+class PublicGrievanceCreateSerializer(GrievanceCreateSerializer):
+    settled_note = None
+    source = None
+
+
+class TrackedSerializer(serializers.Serializer):
+    tracking_code = serializers.CharField()
+    title = serializers.CharField()
+
+
+def _complainants_from(data) -> list[services.ComplainantData]:
+    return [
+        services.ComplainantData(name=c["name"], phone=c["phone"], id_number=c["id_number"])
+        for c in data.get("complainants", [])
+    ]
+
+
+def _submit(data, user, source) -> Grievance:
+    """Create the case and its photos in one transaction; a bad photo fails the lot."""
+    photos = data.get("photos", [])
+    with transaction.atomic():
+        case = services.grievance_submit(
+            user=user,
+            title=data["title"],
+            description=data["description"],
+            category=data["category"],
+            source=source,
+            urgency=data.get("urgency"),
+            lng=data.get("lng"),
+            lat=data.get("lat"),
+            region=data.get("region"),
+            address=data.get("address", ""),
+            complainants=_complainants_from(data),
+            risk_petition=data.get("risk_petition", False),
+            risk_extreme=data.get("risk_extreme", False),
+            risk_group=data.get("risk_group", False),
+            settled_note=data.get("settled_note", ""),
+        )
+        first = case.events.order_by("id").first()
+        for photo in photos:
+            try:
+                attachment = save_upload(case, photo, user, public=True)
+            except UploadError as exc:
+                raise services.InvalidInput(str(exc), field="photos") from None
+            attachment.event = first
+            attachment.save(update_fields=["event"])
+    return case
+
+
+# --- Filters ------------------------------------------------------------------------------------
+
+
+class GrievanceFilter(filters.FilterSet):
+    state = filters.MultipleChoiceFilter(choices=State.choices)
+    category = filters.CharFilter(method="filter_category", label=gettext_lazy("category code"))
+    region = filters.CharFilter(method="filter_region", label=gettext_lazy("region code (subtree)"))
+    overdue = filters.BooleanFilter(method="filter_overdue")
+    source = filters.MultipleChoiceFilter(choices=Source.choices)
+    urgency = filters.MultipleChoiceFilter(choices=Urgency.choices)
+    risk = filters.MultipleChoiceFilter(
+        method="filter_risk",
+        choices=[("petition", "petition"), ("extreme", "extreme"), ("group", "group")],
+    )
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    q = filters.CharFilter(method="filter_text", label=gettext_lazy("text search"))
+
+    class Meta:
+        model = Grievance
+        fields = ["state", "source", "urgency"]
+
+    def filter_category(self, qs, name, value):
+        category = Category.objects.filter(code=value).first()
+        if category is None:
+            return qs.none()
+        return qs.filter(category__in=category.get_descendants(include_self=True))
+
+    def filter_region(self, qs, name, value):
+        region = Region.objects.filter(code=value).first()
+        if region is None:
+            return qs.none()
+        return qs.filter(**{f"{region.level}_id": region.pk})
+
+    def filter_overdue(self, qs, name, value):
+        overdue = selectors.overdue_q(timezone.now())
+        return qs.filter(overdue) if value else qs.exclude(overdue)
+
+    def filter_risk(self, qs, name, values):
+        q = Q()
+        for flag in values:
+            q |= Q(**{f"risk_{flag}": True})
+        return qs.filter(q)
+
+    def filter_text(self, qs, name, value):
+        code = normalize_tracking_code(value)
+        return qs.filter(
+            Q(title__icontains=value)
+            | Q(description__icontains=value)
+            | Q(address__icontains=value)
+            | Q(tracking_code=code)
+        )
+
+
+class CasePagination(CursorPagination):
+    page_size = 25
+    max_page_size = 100
+    page_size_query_param = "page_size"
+    ordering = ("-created_at", "-id")
+
+
+# --- Act input serializers ------------------------------------------------------------------------
+
+
+class NoteInput(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class ReasonInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000)
+
+
+class OptionalReasonInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class AcceptInput(NoteInput):
+    complexity = serializers.ChoiceField(choices=Complexity.choices, required=False)
+    handling_level = serializers.ChoiceField(choices=HandlingLevel.choices, required=False)
+
+
+class RejectInput(serializers.Serializer):
+    reason_code = serializers.ChoiceField(choices=RejectReason.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    duplicate_of = serializers.CharField(
+        required=False, help_text=gettext_lazy("tracking code or id of the original case")
+    )
+
+
+class DispatchInput(NoteInput):
+    to_region = serializers.SlugRelatedField(
+        slug_field="code", queryset=Region.objects.all(), required=False
+    )
+
+
+class AttachmentIdsMixin(serializers.Serializer):
+    attachments = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list
+    )
+
+
+class HandleInput(AttachmentIdsMixin):
+    result = serializers.CharField(max_length=5000)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ExtendInput(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=60, required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    approve = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class ProgressNoteInput(AttachmentIdsMixin):
+    note = serializers.CharField(max_length=5000)
+    public = serializers.BooleanField(required=False, default=False)
+
+
+def _attachments(case, ids):
+    found = list(Attachment.objects.filter(grievance=case, pk__in=ids))
+    if len(found) != len(set(ids)):
+        raise services.InvalidInput(_("Unknown attachment for this case."), field="attachments")
+    return found
+
+
+def _duplicate_of(case, user, ref):
+    if not ref:
+        return None
+    qs = cases_for(user)
+    code = normalize_tracking_code(str(ref))
+    found = qs.filter(tracking_code=code).first()
+    if found is None and str(ref).isdigit():
+        found = qs.filter(pk=int(ref)).first()
+    if found is None:
+        raise services.InvalidInput(_("No such case in your area."), field="duplicate_of")
+    return found
+
+
+# name -> (input serializer, call(case, user, data))
+ACTS = {
+    "accept": (
+        AcceptInput,
+        lambda c, u, d: services.grievance_accept(
+            c,
+            u,
+            complexity=d.get("complexity", ""),
+            handling_level=d.get("handling_level", ""),
+            note=d["note"],
+        ),
+    ),
+    "reject": (
+        RejectInput,
+        lambda c, u, d: services.grievance_reject(
+            c,
+            u,
+            reason_code=d["reason_code"],
+            reason=d["reason"],
+            duplicate_of=_duplicate_of(c, u, d.get("duplicate_of")),
+        ),
+    ),
+    "dispatch": (
+        DispatchInput,
+        lambda c, u, d: services.grievance_dispatch(
+            c, u, to_region=d.get("to_region"), note=d["note"]
+        ),
+    ),
+    "report_in": (NoteInput, lambda c, u, d: services.grievance_report_in(c, u, note=d["note"])),
+    "return": (ReasonInput, lambda c, u, d: services.grievance_return(c, u, reason=d["reason"])),
+    "handle": (
+        HandleInput,
+        lambda c, u, d: services.grievance_handle(
+            c, u, result=d["result"], note=d["note"], attachments=_attachments(c, d["attachments"])
+        ),
+    ),
+    "redo": (ReasonInput, lambda c, u, d: services.grievance_redo(c, u, reason=d["reason"])),
+    "verify": (NoteInput, lambda c, u, d: services.grievance_verify(c, u, note=d["note"])),
+    "reopen": (ReasonInput, lambda c, u, d: services.grievance_reopen(c, u, reason=d["reason"])),
+    "escalate": (
+        ReasonInput,
+        lambda c, u, d: services.grievance_escalate(c, u, reason=d["reason"]),
+    ),
+    "withdraw": (
+        OptionalReasonInput,
+        lambda c, u, d: services.grievance_withdraw(c, u, reason=d["reason"]),
+    ),
+    "mediate": (NoteInput, lambda c, u, d: services.grievance_mediate(c, u, note=d["note"])),
+    "suspend": (ReasonInput, lambda c, u, d: services.grievance_suspend(c, u, reason=d["reason"])),
+    "resume": (NoteInput, lambda c, u, d: services.grievance_resume(c, u, note=d["note"])),
+    "extend": (
+        ExtendInput,
+        lambda c, u, d: services.grievance_extend(
+            c, u, days=d.get("days"), reason=d["reason"], approve=d.get("approve")
+        ),
+    ),
+    "urge": (NoteInput, lambda c, u, d: services.grievance_urge(c, u, note=d["note"])),
+    "supervise": (NoteInput, lambda c, u, d: services.grievance_supervise(c, u, note=d["note"])),
+    "note": (
+        ProgressNoteInput,
+        lambda c, u, d: services.grievance_note(
+            c, u, note=d["note"], public=d["public"], attachments=_attachments(c, d["attachments"])
+        ),
+    ),
+}
+
+
+class GrievanceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Cases in the caller's scope, and every move and act on them."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    filterset_class = GrievanceFilter
+    pagination_class = CasePagination
+
+    def get_queryset(self):
+        qs = cases_for(self.request.user).select_related(
+            "category", "region", "owning_centre", "handler_region"
+        )
+        if self.action == "retrieve" or self.action in ACTS:
+            qs = qs.select_related("rating", "duplicate_of").prefetch_related(
+                "complainants",
+                "attachments",
+                Prefetch(
+                    "events",
+                    queryset=CaseEvent.objects.select_related("actor").prefetch_related(
+                        "attachments"
+                    ),
+                ),
+            )
+        return qs
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return GrievanceCreateSerializer
+        if self.action == "list":
+            return GrievanceListSerializer
+        return GrievanceDetailSerializer
+
+    def _detail(self, case_id: int) -> Response:
+        case = self.get_queryset().get(pk=case_id)
+        return Response(GrievanceDetailSerializer(case, context={"request": self.request}).data)
+
+    @extend_schema(
+        request=GrievanceCreateSerializer,
+        responses={
+            201: GrievanceDetailSerializer,
+            400: OpenApiResponse(description="field errors"),
+        },
+    )
+    def create(self, request, *args, **kwargs):
+        """Report a case as staff (in your own area); JSON or multipart with photos."""
+        serializer = GrievanceCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        source = serializer.validated_data.get("source") or (
+            Source.GRID_WORKER if services.GRID_ROLES & _roles(request.user) else Source.API
+        )
+        try:
+            case = _submit(serializer.validated_data, request.user, source)
+        except services.CaseError as exc:
+            return error_response(exc)
+        response = self._detail(case.pk)
+        response.status_code = status.HTTP_201_CREATED
+        return response
+
+    def _act(self, request, name: str):
+        case = self.get_object()
+        input_class, call = ACTS[name]
+        try:
+            services.check_act(name, case, request.user)
+        except services.CaseError as exc:
+            return error_response(exc)
+        data = input_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            call(case, request.user, data.validated_data)
+        except services.CaseError as exc:
+            return error_response(exc)
+        return self._detail(case.pk)
+
+
+def _roles(user) -> set[str]:
+    from grids.scoping import roles_of
+
+    return roles_of(user)
+
+
+def _make_act(name: str, input_class):
+    def act(self, request, pk=None):
+        return self._act(request, name)
+
+    act.__name__ = f"act_{name}"
+    act.__doc__ = f"{services.RULES[name].label}: the `{name}` act on a case."
+    act = extend_schema(
+        request=input_class,
+        responses={
+            200: GrievanceDetailSerializer,
+            400: OpenApiResponse(description='field errors, e.g. {"reason": ["…"]}'),
+            403: OpenApiResponse(description="your role may not do this"),
+            404: OpenApiResponse(description="no such case in your scope"),
+            409: OpenApiResponse(
+                description='{"detail", "state"}: the case is not in a state for this'
+            ),
+        },
+        operation_id=f"grievances_{name}",
+    )(act)
+    return action(detail=True, methods=["post"], url_path=name, url_name=name)(act)
+
+
+for _name, (_input, _call) in ACTS.items():
+    setattr(GrievanceViewSet, f"act_{_name}", _make_act(_name, _input))
+
+
+class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
+    """Case categories, a small tree under the three kinds."""
+
+    permission_classes = [AllowAny]
+    serializer_class = CategorySerializer
+    pagination_class = None
+    lookup_field = "code"
+    queryset = (
+        Category.objects.filter(active=True).select_related("parent").order_by("tree_id", "lft")
+    )
+    filterset_fields = ["kind", "is_dispute"]
+
+
+# --- Public intake and tracking -----------------------------------------------------------------
+
+
+class PublicCreateThrottle(AnonRateThrottle):
+    scope = "public_create"
+
+
+class PublicGrievanceCreateView(APIView):
+    """A resident's report, no login needed; returns the tracking code."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicCreateThrottle]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        request=PublicGrievanceCreateSerializer,
+        responses={201: TrackedSerializer, 400: OpenApiResponse(description="field errors")},
+    )
+    def post(self, request):
+        serializer = PublicGrievanceCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            case = _submit(serializer.validated_data, None, Source.RESIDENT_WEB)
+        except services.CaseError as exc:
+            return error_response(exc)
+        return Response(
+            {"tracking_code": case.display_code, "title": case.title},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class TrackingThrottle(SimpleRateThrottle):
+    """Attempts are limited per tracking code (whoever asks), so a code cannot be brute-forced
+    for its phone digits."""
+
+    scope = "tracking"
+
+    def get_cache_key(self, request, view):
+        code = normalize_tracking_code(view.kwargs.get("code", ""))
+        return self.cache_format % {"scope": self.scope, "ident": code or self.get_ident(request)}
+
+
+class PublicEventSerializer(serializers.ModelSerializer):
+    label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CaseEvent
+        fields = ["action", "label", "to_state", "note", "created_at"]
+
+    def get_label(self, obj) -> str:
+        return selectors.event_label(obj)
+
+
+class TrackResultSerializer(serializers.Serializer):
+    tracking_code = serializers.CharField()
+    title = serializers.CharField()
+    category = serializers.CharField()
+    state = serializers.CharField()
+    state_label = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    handle_due_at = serializers.DateTimeField(allow_null=True)
+    result = serializers.CharField()
+    reject_reason = serializers.CharField()
+    timeline = PublicEventSerializer(many=True)
+    can_withdraw = serializers.BooleanField()
+    can_urge = serializers.BooleanField()
+    can_rate = serializers.BooleanField()
+    rating = RatingSerializer(allow_null=True)
+
+
+class TrackQuerySerializer(serializers.Serializer):
+    phone_last4 = serializers.RegexField(
+        r"^[0-9]{4}$",
+        error_messages={"invalid": gettext_lazy("Give the last 4 digits of your phone.")},
+    )
+
+
+class TrackRateInput(TrackQuerySerializer):
+    score = serializers.IntegerField(min_value=1, max_value=5)
+    resolved = serializers.BooleanField()
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class TrackNoteInput(TrackQuerySerializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class _TrackBase(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [TrackingThrottle]
+
+    def find(self, code: str, last4: str) -> Grievance:
+        case = selectors.find_tracked(code, last4)
+        if case is None:
+            # A wrong code and a wrong phone give the same answer.
+            raise NotFound(_("No case matches this code and phone number."))
+        return case
+
+    def respond(self, case: Grievance) -> Response:
+        return Response(TrackResultSerializer(selectors.public_view(case)).data)
+
+
+TRACK_PARAMS = [
+    OpenApiParameter("phone_last4", str, required=True, description="last 4 digits of the phone")
+]
+
+
+class TrackView(_TrackBase):
+    """A resident follows their case: state, public timeline, deadline, result."""
+
+    @extend_schema(parameters=TRACK_PARAMS, responses={200: TrackResultSerializer})
+    def get(self, request, code):
+        query = TrackQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return self.respond(self.find(code, query.validated_data["phone_last4"]))
+
+
+class TrackRateView(_TrackBase):
+    @extend_schema(request=TrackRateInput, responses={200: TrackResultSerializer})
+    def post(self, request, code):
+        """Rate the result once the case is closed (changeable within 7 days)."""
+        data = TrackRateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = self.find(code, data.validated_data["phone_last4"])
+        try:
+            services.grievance_rate(
+                case,
+                None,
+                score=data.validated_data["score"],
+                resolved=data.validated_data["resolved"],
+                comment=data.validated_data["comment"],
+                via_tracking=True,
+            )
+        except services.CaseError as exc:
+            return error_response(exc)
+        return self.respond(Grievance.objects.get(pk=case.pk))
+
+
+class TrackWithdrawView(_TrackBase):
+    @extend_schema(request=TrackNoteInput, responses={200: TrackResultSerializer})
+    def post(self, request, code):
+        """Withdraw the case, any time before it is handled."""
+        data = TrackNoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = self.find(code, data.validated_data["phone_last4"])
+        try:
+            services.grievance_withdraw(
+                case, None, reason=data.validated_data["note"], via_tracking=True
+            )
+        except services.CaseError as exc:
+            return error_response(exc)
+        return self.respond(Grievance.objects.get(pk=case.pk))
+
+
+class TrackUrgeView(_TrackBase):
+    @extend_schema(request=TrackNoteInput, responses={200: TrackResultSerializer})
+    def post(self, request, code):
+        """Urge the case (催办)."""
+        data = TrackNoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = self.find(code, data.validated_data["phone_last4"])
+        try:
+            services.grievance_urge(case, None, note=data.validated_data["note"], via_tracking=True)
+        except services.CaseError as exc:
+            return error_response(exc)
+        return self.respond(Grievance.objects.get(pk=case.pk))

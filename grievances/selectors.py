@@ -1,0 +1,117 @@
+"""Reads of cases that are more than a filter: durations, the public view, overdue, tracking."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
+
+from grievances import deadlines, services
+from grievances.models import CaseEvent, Grievance, State, normalize_tracking_code
+
+# What the reporter sees of each event in the public timeline (no staff names).
+EVENT_LABELS = {
+    "submit": gettext_lazy("Reported"),
+    "accept": gettext_lazy("Accepted by the governance centre"),
+    "reject": gettext_lazy("Not accepted"),
+    "dispatch": gettext_lazy("Dispatched for handling"),
+    "report_in": gettext_lazy("Handler reported in"),
+    "return": gettext_lazy("Returned to the centre"),
+    "handle": gettext_lazy("Handled"),
+    "redo": gettext_lazy("Sent back to be redone"),
+    "verify": gettext_lazy("Verified and closed"),
+    "reopen": gettext_lazy("Reopened"),
+    "escalate": gettext_lazy("Escalated to the centre above"),
+    "withdraw": gettext_lazy("Withdrawn"),
+    "mediate": gettext_lazy("Sent to mediation"),
+    "suspend": gettext_lazy("Suspended"),
+    "resume": gettext_lazy("Resumed"),
+    "extend": gettext_lazy("Deadline extension"),
+    "urge": gettext_lazy("Urged"),
+    "supervise": gettext_lazy("Supervised"),
+    "note": gettext_lazy("Progress update"),
+    "rate": gettext_lazy("Rated"),
+}
+
+
+def event_label(event: CaseEvent) -> str:
+    return str(EVENT_LABELS.get(event.action, event.action))
+
+
+def overdue_q(now) -> Q:
+    """Open cases past a deadline that is running (not suspended)."""
+    return Q(suspended_at__isnull=True) & (
+        Q(state=State.DISPATCHED, report_in_due_at__lt=now)
+        | Q(state__in=[State.DISPATCHED, State.IN_PROGRESS], handle_due_at__lt=now)
+    )
+
+
+def may_see_personal_data(user, case: Grievance) -> bool:
+    """Phones and ID numbers in full: the centre, the handler and the reporter."""
+    return (
+        services.is_centre(user, case)
+        or services.is_handler(user, case)
+        or (services.is_reporter(user, case))
+        or bool(getattr(user, "is_superuser", False))
+    )
+
+
+def _seconds(delta) -> int | None:
+    return int(delta.total_seconds()) if delta is not None else None
+
+
+def durations(case: Grievance) -> dict:
+    """Wall-clock durations (shown to people) and working-time ones (for figures), seconds."""
+    marks = {
+        "accept": (case.created_at, case.accepted_at),
+        "dispatch": (case.accepted_at or case.created_at, case.dispatched_at),
+        "report_in": (case.dispatched_at, case.reported_in_at),
+        "handle": (case.dispatched_at, case.handled_at),
+        "close": (case.created_at, case.closed_at),
+    }
+    wall, work = {}, {}
+    for key, (start, end) in marks.items():
+        wall[key] = _seconds(end - start) if start and end else None
+        work[key] = _seconds(deadlines.working_time(case, start, end)) if start and end else None
+    return {"wall_clock": wall, "working_time": work}
+
+
+def find_tracked(code: str, last4: str) -> Grievance | None:
+    """The case with this tracking code whose reporter's phone ends in `last4`."""
+    normal = normalize_tracking_code(code)
+    if not normal or len(last4) != 4:
+        return None
+    case = (
+        Grievance.objects.select_related("category", "rating")
+        .prefetch_related("complainants")
+        .filter(tracking_code=normal)
+        .first()
+    )
+    if case is None:
+        return None
+    reporter = next((c for c in case.complainants.all() if c.is_reporter), None)
+    if reporter is None or not reporter.phone_last4 or reporter.phone_last4 != last4:
+        return None
+    return case
+
+
+def public_view(case: Grievance) -> dict:
+    timeline = list(case.events.filter(public=True).order_by("created_at", "id"))
+    rating = getattr(case, "rating", None)
+    return {
+        "tracking_code": case.display_code,
+        "title": case.title,
+        "category": case.category.name,
+        "state": case.state,
+        "state_label": case.get_state_display(),
+        "created_at": case.created_at,
+        "handle_due_at": case.handle_due_at,
+        "result": case.result if case.state in (State.HANDLED, State.CLOSED) else "",
+        "reject_reason": case.reject_reason if case.state == State.REJECTED else "",
+        "timeline": timeline,
+        "can_withdraw": case.state in services.OPEN_FOR_ACTS,
+        "can_urge": case.state in services.OPEN_FOR_ACTS,
+        "can_rate": case.state == State.CLOSED
+        and (rating is None or timezone.now() - rating.created_at <= services.RATING_CHANGE_WINDOW),
+        "rating": rating,
+    }

@@ -1,0 +1,938 @@
+"""Every write that matters to a case: one function per move or act.
+
+Each follows the same order: check the actor's role (403) and the case's state (409) →
+`transaction.atomic()` and lock the row (re-read) → check again under the lock → change the
+fields and call the django-fsm-2 transition → `save()` (the optimistic state check of
+ConcurrentTransitionMixin) → write the CaseEvent → follow-up work on commit.
+
+HTML views, API views, admin actions and Celery tasks call these; none repeats the logic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
+
+from grids.locate import locate_region
+from grids.models import Level, Region, Role
+from grids.scoping import has_region_role, roles_of, sees_everything
+from grievances import deadlines
+from grievances.models import (
+    Attachment,
+    CaseEvent,
+    Category,
+    Complainant,
+    Complexity,
+    Grievance,
+    HandlingLevel,
+    RejectReason,
+    Source,
+    State,
+    Urgency,
+)
+
+log = logging.getLogger(__name__)
+
+REOPEN_WINDOW = timedelta(days=30)
+RATING_CHANGE_WINDOW = timedelta(days=7)
+
+# Sent inside the transaction of every move and act, after its CaseEvent is written.
+# dispatch and mediation listen (e.g. an escalation ends the open whistles) without this
+# app importing them.
+case_event = Signal()  # sender=Grievance, grievance=…, event=…
+
+
+# --- Errors --------------------------------------------------------------------------------
+
+
+class CaseError(Exception):
+    """A domain error with a message a user can read."""
+
+    status = 400
+
+    def __init__(self, message, field: str | None = None, state: str | None = None):
+        super().__init__(str(message))
+        self.message = str(message)
+        self.field = field
+        self.state = state
+
+
+class NotAllowed(CaseError):
+    status = 403
+
+
+class WrongState(CaseError):
+    """The case is not in a state that allows the act (or moved on meanwhile)."""
+
+    status = 409
+
+
+class InvalidInput(CaseError):
+    status = 400
+
+
+# --- Who may act ---------------------------------------------------------------------------
+
+CENTRE_ROLES = {Role.CENTRE_STAFF}
+GRID_ROLES = {Role.GRID_WORKER, Role.GRID_POLICE, Role.GRID_LEADER}
+STAFF_ROLES = {*CENTRE_ROLES, *GRID_ROLES, Role.LEADER}
+
+# Extra ways to be a case's handler (the dispatch app adds "member of the lead department").
+handler_checks: list[Callable[[object, Grievance], bool]] = []
+
+
+def is_centre(user, case: Grievance) -> bool:
+    """Staff of the owning centre or of a centre above it."""
+    return _authenticated(user) and has_region_role(user, case.owning_centre, CENTRE_ROLES)
+
+
+def is_handler(user, case: Grievance) -> bool:
+    if not _authenticated(user):
+        return False
+    if case.handler_region_id and has_region_role(
+        user, case.handler_region, GRID_ROLES | CENTRE_ROLES
+    ):
+        return True
+    return any(check(user, case) for check in handler_checks)
+
+
+def is_grid_staff(user, case: Grievance) -> bool:
+    return _authenticated(user) and has_region_role(user, case.region, GRID_ROLES)
+
+
+def is_leader(user, case: Grievance) -> bool:
+    return _authenticated(user) and has_region_role(user, case.region, {Role.LEADER})
+
+
+def is_reporter(user, case: Grievance) -> bool:
+    return _authenticated(user) and case.reporter_id == user.pk
+
+
+def is_staff_in_scope(user, case: Grievance) -> bool:
+    return _authenticated(user) and has_region_role(user, case.region, STAFF_ROLES)
+
+
+def _authenticated(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False))
+
+
+@dataclass(frozen=True)
+class Rule:
+    who: Callable[[object, Grievance], bool]
+    transition: str | None = None  # the fsm transition, or None for acts that keep the state
+    states: tuple[str, ...] = ()  # for acts that keep the state
+    label: str = ""
+
+
+def _any(*checks):
+    return lambda user, case: sees_everything(user) or any(c(user, case) for c in checks)
+
+
+OPEN_FOR_ACTS = (
+    State.SUBMITTED,
+    State.ACCEPTED,
+    State.DISPATCHED,
+    State.MEDIATING,
+    State.IN_PROGRESS,
+)
+
+RULES: dict[str, Rule] = {
+    "accept": Rule(_any(is_centre), "accept", label=gettext_lazy("Accept")),
+    "reject": Rule(_any(is_centre), "reject", label=gettext_lazy("Reject")),
+    "dispatch": Rule(_any(is_centre), "dispatch", label=gettext_lazy("Dispatch")),
+    "report_in": Rule(_any(is_handler), "report_in", label=gettext_lazy("Report in")),
+    "return": Rule(_any(is_handler), "return_case", label=gettext_lazy("Return")),
+    "handle": Rule(_any(is_handler), "handle", label=gettext_lazy("Report the result")),
+    "redo": Rule(_any(is_centre), "redo", label=gettext_lazy("Send back to redo")),
+    "verify": Rule(_any(is_centre), "verify", label=gettext_lazy("Verify and close")),
+    "reopen": Rule(_any(is_centre), "reopen", label=gettext_lazy("Reopen")),
+    "escalate": Rule(_any(is_centre), "escalate", label=gettext_lazy("Escalate")),
+    "withdraw": Rule(_any(is_reporter), "withdraw", label=gettext_lazy("Withdraw")),
+    "mediate": Rule(_any(is_centre, is_grid_staff), "mediate", label=gettext_lazy("Mediate")),
+    "suspend": Rule(
+        _any(is_centre),
+        states=(State.ACCEPTED, State.DISPATCHED, State.IN_PROGRESS),
+        label=gettext_lazy("Suspend"),
+    ),
+    "resume": Rule(
+        _any(is_centre),
+        states=(State.ACCEPTED, State.DISPATCHED, State.IN_PROGRESS),
+        label=gettext_lazy("Resume"),
+    ),
+    "extend": Rule(
+        _any(is_centre, is_handler),
+        states=(State.DISPATCHED, State.IN_PROGRESS),
+        label=gettext_lazy("Extension"),
+    ),
+    "urge": Rule(_any(is_reporter, is_leader), states=OPEN_FOR_ACTS, label=gettext_lazy("Urge")),
+    "supervise": Rule(
+        _any(is_centre, is_leader),
+        states=(State.DISPATCHED, State.IN_PROGRESS),
+        label=gettext_lazy("Supervise"),
+    ),
+    "note": Rule(
+        _any(is_centre, is_handler, is_staff_in_scope),
+        states=tuple(State.values),
+        label=gettext_lazy("Add a note"),
+    ),
+}
+
+
+def _precondition(name: str, case: Grievance) -> str | None:
+    """Why an act that keeps the state cannot run now (its own precondition), or None."""
+    if name == "suspend" and case.suspended_at:
+        return _("The case is already suspended.")
+    if name == "resume" and not case.suspended_at:
+        return _("The case is not suspended.")
+    if name == "reopen" and case.closed_at and timezone.now() - case.closed_at > REOPEN_WINDOW:
+        return _("A case can be reopened within 30 days of closing.")
+    if name == "escalate" and not _centre_above(case):
+        return _("There is no centre above this one.")
+    if name == "mediate" and not case.category.is_dispute:
+        return _("Only disputes can go to mediation.")
+    if name in ("report_in", "handle", "return") and case.suspended_at:
+        return _("The case is suspended.")
+    return None
+
+
+def check_act(name: str, case: Grievance, user) -> None:
+    """Raise NotAllowed (403) or WrongState (409) when `user` may not do `name` now."""
+    rule = RULES.get(name)
+    if rule is None:
+        raise InvalidInput(_("Unknown action."))
+    if not rule.who(user, case):
+        raise NotAllowed(_("You may not do this on this case."))
+    if rule.transition:
+        if not can_proceed(getattr(case, rule.transition)):
+            raise WrongState(
+                _("This case is %(state)s: it cannot be done now.")
+                % {"state": case.get_state_display()},
+                state=case.state,
+            )
+    elif case.state not in rule.states:
+        raise WrongState(
+            _("This case is %(state)s: it cannot be done now.")
+            % {"state": case.get_state_display()},
+            state=case.state,
+        )
+    problem = _precondition(name, case)
+    if problem:
+        raise WrongState(problem, state=case.state)
+
+
+def available_acts(case: Grievance, user) -> list[str]:
+    names = []
+    for name in RULES:
+        try:
+            check_act(name, case, user)
+        except CaseError:
+            continue
+        names.append(name)
+    return names
+
+
+# --- The transaction pattern -----------------------------------------------------------------
+
+
+def _actor_label(user, case: Grievance) -> str:
+    if user is None:
+        return _("System")
+    if not _authenticated(user):
+        return _("Resident")
+    if is_centre(user, case):
+        return _("%(centre)s governance centre") % {"centre": case.owning_centre.name}
+    if case.reporter_id == user.pk:
+        return _("Reporter")
+    roles = roles_of(user)
+    for role in (Role.LEADER, Role.GRID_LEADER, Role.GRID_WORKER, Role.GRID_POLICE):
+        if role in roles:
+            return str(Role(role).label)
+    return _("Staff")
+
+
+def _run(
+    case: Grievance,
+    user,
+    name: str,
+    change: Callable[[Grievance], dict | None] | None = None,
+    *,
+    note: str = "",
+    public: bool = False,
+    attachments: Iterable[Attachment] = (),
+    actor_label: str | None = None,
+    skip_role_check: bool = False,
+) -> Grievance:
+    """Check, lock, change, transition, save, record: one move or act in one transaction."""
+    rule = RULES[name]
+    if not skip_role_check:
+        check_act(name, case, user)
+    try:
+        with transaction.atomic():
+            # Lock and re-read: the state or a precondition may have moved since the check.
+            locked = (
+                Grievance.objects.select_for_update()
+                .select_related("category", "owning_centre", "region")
+                .get(pk=case.pk)
+            )
+            if locked.state != case.state:
+                raise WrongState(_("This case has moved on."), state=locked.state)
+            if not skip_role_check:
+                check_act(name, locked, user)
+            from_state = locked.state
+            data = (change(locked) if change else None) or {}
+            if rule.transition:
+                getattr(locked, rule.transition)()
+            locked.priority = locked.compute_priority()
+            locked.save()
+            event = record(
+                locked,
+                user,
+                name,
+                from_state=from_state,
+                note=note,
+                public=public,
+                data=data,
+                attachments=attachments,
+                actor_label=actor_label,
+            )
+    except (ConcurrentTransition, TransitionNotAllowed):
+        fresh = Grievance.objects.filter(pk=case.pk).values_list("state", flat=True).first()
+        raise WrongState(_("This case has moved on."), state=fresh) from None
+    locked.last_event = event
+    return locked
+
+
+def record(
+    case: Grievance,
+    user,
+    action: str,
+    *,
+    from_state: str = "",
+    note: str = "",
+    public: bool = False,
+    data: dict | None = None,
+    attachments: Iterable[Attachment] = (),
+    actor_label: str | None = None,
+) -> CaseEvent:
+    """Write the CaseEvent of a move or act (inside the caller's transaction)."""
+    event = CaseEvent.objects.create(
+        grievance=case,
+        action=action,
+        actor=user if _authenticated(user) else None,
+        actor_label=actor_label if actor_label is not None else _actor_label(user, case),
+        from_state=from_state,
+        to_state=case.state,
+        note=note,
+        public=public,
+        data=data or {},
+    )
+    ids = [a.pk for a in attachments]
+    if ids:
+        Attachment.objects.filter(pk__in=ids, grievance=case).update(event=event)
+    case_event.send(sender=Grievance, grievance=case, event=event)
+    transaction.on_commit(_enqueue_relay)
+    return event
+
+
+def _enqueue_relay() -> None:
+    # Best effort: a broker outage must not fail the request. The events stay unprocessed
+    # (the outbox) and the periodic sweeper hands them over later.
+    try:
+        from grievances.tasks import relay_outbox
+
+        relay_outbox.apply_async(retry=False)
+    except Exception:  # noqa: BLE001 - any broker error; the sweeper catches up
+        log.warning("could not enqueue the outbox relay; the sweeper will catch up", exc_info=True)
+
+
+def _require(value, field: str, message: str | None = None):
+    if value in (None, "", [], ()):
+        raise InvalidInput(message or _("This field is required."), field=field)
+    return value
+
+
+# --- Submit ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ComplainantData:
+    name: str = ""
+    phone: str = ""
+    id_number: str = ""
+    user: object | None = None
+
+
+def owning_centre_for(region: Region) -> Region:
+    """The centre that owns a new case: the village (community) of a grid, else the region."""
+    if region.level == Level.GRID and region.parent_id:
+        return region.parent
+    return region
+
+
+def grievance_submit(
+    *,
+    user,
+    title: str,
+    description: str,
+    category: Category,
+    source: str,
+    urgency: str | None = None,
+    lng: float | None = None,
+    lat: float | None = None,
+    region: Region | None = None,
+    address: str = "",
+    complainants: list[ComplainantData] | None = None,
+    risk_petition: bool = False,
+    risk_extreme: bool = False,
+    risk_group: bool = False,
+    settled_note: str = "",
+    attachments: Iterable[Attachment] = (),
+) -> Grievance:
+    """Take a report: locate it, write the case, its complainants and its first event.
+
+    A grid worker's report already settled on the spot (`settled_note`) enters as handled.
+    """
+    if region is None:
+        if lng is None or lat is None:
+            raise InvalidInput(_("Give a map point or choose a region."), field="region")
+        region = locate_region(lng, lat)
+        if region is None:
+            raise InvalidInput(_("This point lies outside every region we serve."), field="lng")
+    staff_report = _authenticated(user) and source != Source.RESIDENT_WEB
+    if staff_report and not has_region_role(user, region, STAFF_ROLES):
+        raise NotAllowed(_("You can only report cases in your own area."), field="region")
+    if settled_note and not (_authenticated(user) and has_region_role(user, region, GRID_ROLES)):
+        raise NotAllowed(_("Only grid staff can settle a case on the spot."), field="settled")
+    case = Grievance(
+        title=title.strip(),
+        description=description.strip(),
+        category=category,
+        urgency=urgency or category.default_urgency,
+        lng=lng,
+        lat=lat,
+        address=address,
+        source=source,
+        reporter=user if _authenticated(user) else None,
+        owning_centre=owning_centre_for(region),
+        risk_petition=risk_petition,
+        risk_extreme=risk_extreme,
+        risk_group=risk_group,
+    )
+    case.set_region(region)
+    case.priority = case.compute_priority()
+    with transaction.atomic():
+        case.save()
+        people = complainants or []
+        Complainant.objects.bulk_create(
+            [
+                Complainant(
+                    grievance=case,
+                    name=c.name,
+                    phone=c.phone,
+                    id_number=c.id_number,
+                    user=c.user,
+                    is_reporter=(i == 0),
+                    position=i,
+                )
+                for i, c in enumerate(people)
+            ]
+        )
+        record(
+            case,
+            user,
+            "submit",
+            public=True,
+            data={"region": region.code, "source": source},
+            attachments=attachments,
+        )
+        if settled_note:
+            case.settle_on_the_spot()
+            case.handled_at = timezone.now()
+            case.result = settled_note
+            case.save()
+            record(
+                case,
+                user,
+                "handle",
+                from_state=State.SUBMITTED,
+                note=settled_note,
+                public=True,
+                data={"on_the_spot": True},
+            )
+    return case
+
+
+# --- Moves --------------------------------------------------------------------------------------
+
+
+def grievance_accept(
+    case: Grievance,
+    user,
+    *,
+    complexity: str = "",
+    handling_level: str = "",
+    note: str = "",
+) -> Grievance:
+    """Triage: set complexity (简单/复杂/疑难) and the handling level, then accept."""
+    if complexity and complexity not in Complexity.values:
+        raise InvalidInput(_("Choose simple, complex or difficult."), field="complexity")
+    if handling_level and handling_level not in HandlingLevel.values:
+        raise InvalidInput(_("Unknown handling level."), field="handling_level")
+
+    def change(c: Grievance):
+        c.complexity = complexity or c.complexity or Complexity.SIMPLE
+        c.handling_level = handling_level or c.handling_level or _default_level(c)
+        c.accepted_at = timezone.now()
+        return {"complexity": c.complexity, "handling_level": c.handling_level}
+
+    return _run(case, user, "accept", change, note=note, public=True)
+
+
+def _default_level(case: Grievance) -> str:
+    # 小事不出村、大事不出乡: simple matters stay in the village, complex ones go to the
+    # township, difficult ones to the county (routing rules may say otherwise).
+    by_complexity = {
+        Complexity.SIMPLE: HandlingLevel.VILLAGE,
+        Complexity.COMPLEX: HandlingLevel.TOWNSHIP,
+        Complexity.DIFFICULT: HandlingLevel.COUNTY,
+    }
+    return by_complexity.get(case.complexity, HandlingLevel.VILLAGE)
+
+
+def grievance_reject(
+    case: Grievance,
+    user,
+    *,
+    reason_code: str,
+    reason: str = "",
+    duplicate_of: Grievance | None = None,
+) -> Grievance:
+    """Refuse the case (不予受理); a duplicate links its original and moves its complainants."""
+    check_act("reject", case, user)
+    _require(reason_code, "reason_code")
+    if reason_code not in RejectReason.values:
+        raise InvalidInput(_("Unknown reason code."), field="reason_code")
+    if reason_code == RejectReason.DUPLICATE:
+        _require(duplicate_of, "duplicate_of", _("Name the case this one duplicates."))
+        if duplicate_of.pk == case.pk:
+            raise InvalidInput(_("A case cannot duplicate itself."), field="duplicate_of")
+    else:
+        _require(reason.strip(), "reason", _("Give the reason shown to the reporter."))
+
+    def change(c: Grievance):
+        c.reject_reason_code = reason_code
+        c.reject_reason = reason.strip()
+        if duplicate_of is not None:
+            c.duplicate_of = duplicate_of
+            moved = Complainant.objects.filter(grievance=c)
+            start = Complainant.objects.filter(grievance=duplicate_of).count()
+            for offset, person in enumerate(moved):
+                person.grievance = duplicate_of
+                person.is_reporter = False
+                person.position = start + offset
+                person.merged_from = c
+                person.save(update_fields=["grievance", "is_reporter", "position", "merged_from"])
+            return {"reason_code": reason_code, "duplicate_of": duplicate_of.tracking_code}
+        return {"reason_code": reason_code}
+
+    return _run(case, user, "reject", change, note=reason.strip(), public=True)
+
+
+def grievance_dispatch(
+    case: Grievance,
+    user,
+    *,
+    to_region: Region | None = None,
+    note: str = "",
+    assign: Callable[[Grievance], dict] | None = None,
+) -> Grievance:
+    """Dispatch: down to a grid or village for on-the-spot handling, or (through `assign`,
+    given by the dispatch app) to departments. The clock starts here."""
+    check_act("dispatch", case, user)
+    if assign is None:
+        _require(to_region, "to_region", _("Choose the grid or village that will handle it."))
+        if to_region.level not in (Level.GRID, Level.VILLAGE):
+            raise InvalidInput(_("Dispatch down to a grid or a village."), field="to_region")
+        centre = case.owning_centre
+        inside = to_region.tree_id == centre.tree_id and centre.lft <= to_region.lft <= centre.rght
+        if not inside:
+            raise InvalidInput(
+                _("The grid or village must lie inside the centre's area."), field="to_region"
+            )
+
+    def change(c: Grievance):
+        now = timezone.now()
+        c.dispatched_at = now
+        data = {}
+        if assign is not None:
+            c.handler_region = None
+            data = assign(c) or {}
+        else:
+            c.handler_region = to_region
+            data = {"to_region": to_region.code, "to_region_name": to_region.name}
+        if not data.get("deadlines_set"):
+            c.report_in_due_at = deadlines.report_in_due(c, now)
+            c.handle_due_at = deadlines.handle_due(c, now)
+        data.pop("deadlines_set", None)
+        data["report_in_due_at"] = c.report_in_due_at.isoformat()
+        data["handle_due_at"] = c.handle_due_at.isoformat()
+        return data
+
+    return _run(case, user, "dispatch", change, note=note, public=True)
+
+
+def grievance_report_in(case: Grievance, user, *, note: str = "") -> Grievance:
+    """The handler signs for the case (签收)."""
+
+    def change(c: Grievance):
+        c.reported_in_at = timezone.now()
+        return {"on_time": not c.report_in_due_at or c.reported_in_at <= c.report_in_due_at}
+
+    return _run(case, user, "report_in", change, note=note, public=True)
+
+
+def grievance_return(case: Grievance, user, *, reason: str) -> Grievance:
+    """退单: the handler returns a case that is not theirs; the centre re-routes it."""
+    check_act("return", case, user)
+    _require((reason or "").strip(), "reason")
+
+    def change(c: Grievance):
+        c.return_count += 1
+        c.handler_region = None
+        c.report_in_due_at = c.handle_due_at = None
+        c.reported_in_at = None
+        return {}
+
+    return _run(case, user, "return", change, note=reason.strip())
+
+
+def grievance_handle(
+    case: Grievance, user, *, result: str, attachments: Iterable[Attachment] = (), note: str = ""
+) -> Grievance:
+    """Feedback: the handling result and its evidence."""
+    check_act("handle", case, user)
+    _require((result or "").strip(), "result", _("Describe what was done."))
+
+    def change(c: Grievance):
+        c.result = result.strip()
+        c.handled_at = timezone.now()
+        return {"on_time": not c.handle_due_at or c.handled_at <= c.handle_due_at}
+
+    return _run(
+        case, user, "handle", change, note=result.strip(), public=True, attachments=attachments
+    )
+
+
+def grievance_redo(case: Grievance, user, *, reason: str) -> Grievance:
+    """Verification failed: back to the handler with the reason."""
+    check_act("redo", case, user)
+    _require((reason or "").strip(), "reason")
+
+    def change(c: Grievance):
+        c.redo_count += 1
+        c.handled_at = None
+        return {}
+
+    return _run(case, user, "redo", change, note=reason.strip())
+
+
+def grievance_verify(case: Grievance, user, *, note: str = "") -> Grievance:
+    """核查 passed: close the case (办结)."""
+
+    def change(c: Grievance):
+        c.closed_at = timezone.now()
+        return {}
+
+    return _run(case, user, "verify", change, note=note, public=True)
+
+
+def grievance_reopen(case: Grievance, user, *, reason: str) -> Grievance:
+    """Reopen a closed case within 30 days (a dissatisfied rating or return visit)."""
+    check_act("reopen", case, user)
+    _require((reason or "").strip(), "reason")
+
+    def change(c: Grievance):
+        now = timezone.now()
+        c.closed_at = None
+        c.handled_at = None
+        c.redo_count += 1
+        c.handle_due_at = deadlines.handle_due(c, now)
+        return {"handle_due_at": c.handle_due_at.isoformat()}
+
+    return _run(case, user, "reopen", change, note=reason.strip(), public=True)
+
+
+def _centre_above(case: Grievance) -> Region | None:
+    centre = case.owning_centre
+    return centre.parent if centre.parent_id else None
+
+
+def grievance_escalate(case: Grievance, user, *, reason: str) -> Grievance:
+    """纵向吹哨: the centre a level up owns the case and triages it anew."""
+    check_act("escalate", case, user)
+    _require((reason or "").strip(), "reason")
+
+    def change(c: Grievance):
+        above = _centre_above(c)
+        if above is None:
+            raise WrongState(_("There is no centre above this one."), state=c.state)
+        previous = c.owning_centre
+        c.owning_centre = above
+        c.escalation_count += 1
+        c.handler_region = None
+        c.report_in_due_at = c.handle_due_at = None
+        c.reported_in_at = None
+        if above.level in HandlingLevel.values:
+            c.handling_level = above.level
+        return {
+            "from_centre": previous.code,
+            "from_centre_name": previous.name,
+            "to_centre": above.code,
+            "to_centre_name": above.name,
+        }
+
+    return _run(case, user, "escalate", change, note=reason.strip(), public=True)
+
+
+def grievance_withdraw(case: Grievance, user, *, reason: str = "", via_tracking=False) -> Grievance:
+    """The reporter withdraws the case (撤回) before it is handled."""
+    return _run(
+        case,
+        user,
+        "withdraw",
+        note=reason.strip(),
+        public=True,
+        skip_role_check=via_tracking,
+        actor_label=_("Reporter") if via_tracking else None,
+    )
+
+
+def grievance_mediate(
+    case: Grievance, user, *, note: str = "", open_case: Callable[[Grievance], dict] | None = None
+) -> Grievance:
+    """A dispute goes to mediation; the mediation app opens its case through `open_case`."""
+
+    def change(c: Grievance):
+        return open_case(c) if open_case else {}
+
+    return _run(case, user, "mediate", change, note=note, public=True)
+
+
+# --- Acts that keep the state ------------------------------------------------------------------
+
+
+def grievance_suspend(case: Grievance, user, *, reason: str) -> Grievance:
+    """挂起: the clock stops (e.g. waiting for a court)."""
+    check_act("suspend", case, user)
+    _require((reason or "").strip(), "reason")
+
+    def change(c: Grievance):
+        c.suspended_at = timezone.now()
+        c.suspend_reason = reason.strip()
+        return {}
+
+    return _run(case, user, "suspend", change, note=reason.strip(), public=True)
+
+
+def grievance_resume(case: Grievance, user, *, note: str = "") -> Grievance:
+    """解挂: the deadlines move by the suspended working time."""
+
+    def change(c: Grievance):
+        now = timezone.now()
+        since = c.suspended_at
+        c.report_in_due_at = deadlines.shift(c, c.report_in_due_at, since, now)
+        c.handle_due_at = deadlines.shift(c, c.handle_due_at, since, now)
+        c.suspended_at = None
+        c.suspend_reason = ""
+        return {
+            "suspended_since": since.isoformat(),
+            "handle_due_at": c.handle_due_at.isoformat() if c.handle_due_at else None,
+        }
+
+    return _run(case, user, "resume", change, note=note, public=True)
+
+
+def grievance_extend(
+    case: Grievance,
+    user,
+    *,
+    days: int | None = None,
+    reason: str = "",
+    approve: bool | None = None,
+) -> Grievance:
+    """延期. The handler asks before the deadline (days + reason); the centre approves or
+    refuses a pending request (approve), or grants days itself."""
+    check_act("extend", case, user)
+    centre = is_centre(user, case) or sees_everything(user)
+    if days is not None and (days < 1 or days > 60):
+        raise InvalidInput(_("Ask for 1 to 60 working days."), field="days")
+
+    if centre and approve is not None:
+        if not case.extension_requested_days:
+            raise WrongState(_("There is no pending extension request."), state=case.state)
+
+        def decide(c: Grievance):
+            asked = c.extension_requested_days
+            if not asked:
+                raise WrongState(_("There is no pending extension request."), state=c.state)
+            granted = days or asked
+            data = {"decision": "approved" if approve else "refused", "days": granted}
+            if approve:
+                c.handle_due_at = deadlines.add_days(c, c.handle_due_at, granted)
+                data["handle_due_at"] = c.handle_due_at.isoformat()
+            c.extension_requested_days = None
+            c.extension_reason = ""
+            return data
+
+        return _run(case, user, "extend", decide, note=reason.strip())
+
+    _require(days, "days")
+    if centre:
+
+        def grant(c: Grievance):
+            c.handle_due_at = deadlines.add_days(c, c.handle_due_at, days)
+            return {
+                "decision": "granted",
+                "days": days,
+                "handle_due_at": c.handle_due_at.isoformat(),
+            }
+
+        return _run(case, user, "extend", grant, note=reason.strip())
+
+    _require(reason.strip(), "reason", _("Say why more time is needed."))
+
+    def ask(c: Grievance):
+        if c.handle_due_at and c.handle_due_at <= timezone.now():
+            raise WrongState(_("Ask for an extension before the deadline."), state=c.state)
+        if c.extension_requested_days:
+            raise WrongState(_("An extension request is already pending."), state=c.state)
+        c.extension_requested_days = days
+        c.extension_reason = reason.strip()
+        return {"decision": "requested", "days": days}
+
+    return _run(case, user, "extend", ask, note=reason.strip())
+
+
+def grievance_urge(case: Grievance, user, *, note: str = "", via_tracking=False) -> Grievance:
+    """催办: the reporter or a leader asks for speed; counted."""
+
+    def change(c: Grievance):
+        c.urge_count += 1
+        return {"count": c.urge_count}
+
+    return _run(
+        case,
+        user,
+        "urge",
+        change,
+        note=note.strip(),
+        public=True,
+        skip_role_check=via_tracking,
+        actor_label=_("Reporter") if via_tracking else None,
+    )
+
+
+def grievance_supervise(
+    case: Grievance, user, *, note: str = "", threshold: str = "", system: bool = False
+) -> Grievance:
+    """督办: a formal notice on a missed deadline, by the centre, a leader or the system."""
+    if not system:
+        check_act("supervise", case, user)
+        if not case.is_overdue:
+            raise WrongState(_("Only an overdue case can be supervised."), state=case.state)
+
+    def change(c: Grievance):
+        c.supervise_count += 1
+        return {"count": c.supervise_count, "threshold": threshold}
+
+    return _run(
+        case,
+        user,
+        "supervise",
+        change,
+        note=note.strip(),
+        skip_role_check=system,
+        actor_label=_("System") if system else None,
+    )
+
+
+def grievance_note(
+    case: Grievance,
+    user,
+    *,
+    note: str,
+    public: bool = False,
+    attachments: Iterable[Attachment] = (),
+) -> Grievance:
+    """A progress update ("crew on site"), optionally shown to the reporter."""
+    check_act("note", case, user)
+    _require((note or "").strip(), "note")
+    return _run(case, user, "note", note=note.strip(), public=public, attachments=attachments)
+
+
+# --- The reporter's rating ------------------------------------------------------------------------
+
+
+def grievance_rate(
+    case: Grievance, user, *, score: int, resolved: bool, comment: str = "", via_tracking=False
+):
+    """末端评价: once closed, by the reporter; changeable within 7 days."""
+    from grievances.models import Rating
+
+    if not via_tracking and not is_reporter(user, case):
+        raise NotAllowed(_("Only the reporter rates the result."))
+    if case.state != State.CLOSED:
+        raise WrongState(_("A case can be rated once it is closed."), state=case.state)
+    if not isinstance(score, int) or not 1 <= score <= 5:
+        raise InvalidInput(_("Give a score from 1 to 5."), field="score")
+    if resolved is None:
+        raise InvalidInput(_("Say whether the matter is resolved."), field="resolved")
+    with transaction.atomic():
+        locked = Grievance.objects.select_for_update().get(pk=case.pk)
+        if locked.state != State.CLOSED:
+            raise WrongState(_("A case can be rated once it is closed."), state=locked.state)
+        existing = Rating.objects.filter(grievance=locked).first()
+        if existing and timezone.now() - existing.created_at > RATING_CHANGE_WINDOW:
+            raise WrongState(_("A rating can be changed within 7 days."), state=locked.state)
+        if existing:
+            existing.score, existing.resolved, existing.comment = score, resolved, comment
+            existing.save(update_fields=["score", "resolved", "comment", "updated_at"])
+            rating = existing
+        else:
+            rating = Rating.objects.create(
+                grievance=locked, score=score, resolved=resolved, comment=comment
+            )
+        record(
+            locked,
+            user if not via_tracking else None,
+            "rate",
+            from_state=locked.state,
+            note=comment,
+            public=True,
+            data={"score": score, "resolved": resolved, "changed": bool(existing)},
+            actor_label=_("Reporter"),
+        )
+    return rating
+
+
+__all__ = [
+    "RULES",
+    "CaseError",
+    "ComplainantData",
+    "InvalidInput",
+    "NotAllowed",
+    "Urgency",
+    "WrongState",
+    "available_acts",
+    "case_event",
+    "check_act",
+]
