@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 messages: $(STAMP)
-	@$(BIN)/python manage.py compilemessages --ignore='.venv' --ignore='var' >/dev/null
+	@if ls locale/*/LC_MESSAGES/django.po >/dev/null 2>&1; then \
+		$(BIN)/python manage.py compilemessages --ignore='.venv' --ignore='var' >/dev/null; fi
 
 demo: install
 	$(BIN)/python manage.py migrate --noinput

@@ -8,7 +8,6 @@ SECRET_KEY; the hardening switches below turn on HTTPS-only behaviour.
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -33,7 +32,7 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_PRODUCTION is on")
     SECRET_KEY = _DEV_SECRET
     if not TESTING:
-        warnings.warn("DJANGO_SECRET_KEY is not set: using the development key", stacklevel=1)
+        sys.stderr.write("warning: DJANGO_SECRET_KEY is not set: using the development key\n")
 
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
