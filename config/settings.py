@@ -7,6 +7,7 @@ SECRET_KEY; the hardening switches below turn on HTTPS-only behaviour.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -127,8 +128,11 @@ else:
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"] = {**SQLITE_OPTIONS, **_db.get("OPTIONS", {})}
     _db["CONN_MAX_AGE"] = 0
-    # A file-based test database, so that a Celery worker in another process can share it.
-    _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test_fengqiao.sqlite3")
+    # A file-based test database, so that a Celery worker in another process can share it;
+    # one per test run, so that two runs on one machine do not write the same file.
+    _db.setdefault("TEST", {})["NAME"] = env_str(
+        "FENGQIAO_TEST_DB", str(VAR_DIR / f"test_fengqiao_{os.getpid()}.sqlite3")
+    )
 else:
     _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
@@ -254,6 +258,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "UrgencyEnum": "grievances.models.Urgency",
+        "RegionLevelEnum": "grids.models.Level",
+        "GridKindEnum": "grids.models.GridKind",
+        "CaseKindEnum": "grievances.models.Kind",
+    },
 }
 
 # --- Maps -------------------------------------------------------------------------------

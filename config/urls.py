@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from dispatch import api as dispatch_api
 from grids import api as grids_api
 from grievances import api as grievances_api
 
@@ -13,6 +14,9 @@ router.include_root_view = False
 router.registry.extend(grids_api.router.registry)
 router.register("categories", grievances_api.CategoryViewSet, basename="category")
 router.register("grievances", grievances_api.GrievanceViewSet, basename="grievance")
+router.register("departments", dispatch_api.DepartmentViewSet, basename="department")
+router.register("routing-rules", dispatch_api.RoutingRuleViewSet, basename="routing-rule")
+router.register("assignments", dispatch_api.AssignmentViewSet, basename="assignment")
 
 api_v1 = [
     path("auth/token/", grids_api.ObtainTokenView.as_view(), name="api-token"),
@@ -29,6 +33,11 @@ api_v1 = [
         name="track-withdraw",
     ),
     path("track/<str:code>/urge/", grievances_api.TrackUrgeView.as_view(), name="track-urge"),
+    path(
+        "grievances/<int:pk>/whistles/",
+        dispatch_api.GrievanceWhistlesView.as_view(),
+        name="grievance-whistles",
+    ),
     path("", include(router.urls)),
 ]
 

@@ -7,3 +7,8 @@ from django.utils.translation import gettext_lazy as _
 class DispatchConfig(AppConfig):
     name = "dispatch"
     verbose_name = _("Dispatch")
+
+    def ready(self) -> None:
+        # Registers the department handler check, the dispatch entry point and the
+        # receiver that keeps whistles in step with the case.
+        from dispatch import services  # noqa: F401

@@ -56,3 +56,145 @@ class DepartmentMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.department}"
+
+
+class HandlingLevelChoice(models.TextChoices):
+    VILLAGE = "village", _("Village")
+    TOWNSHIP = "township", _("Township")
+    COUNTY = "county", _("County")
+
+
+class RoutingRule(models.Model):
+    """Category (and its subtree) × region subtree → lead and assisting departments.
+
+    The most specific rule wins: the deepest region first, then the deepest category. Two
+    active rules equally specific for one case are a configuration error.
+    """
+
+    category = models.ForeignKey(
+        "grievances.Category", verbose_name=_("category"), on_delete=models.CASCADE
+    )
+    region = models.ForeignKey(
+        Region, verbose_name=_("region"), on_delete=models.CASCADE, related_name="routing_rules"
+    )
+    lead = models.ForeignKey(
+        Department,
+        verbose_name=_("lead department"),
+        on_delete=models.PROTECT,
+        related_name="lead_rules",
+    )
+    assisting = models.ManyToManyField(
+        Department, verbose_name=_("assisting departments"), blank=True, related_name="+"
+    )
+    handling_level = models.CharField(
+        _("handling level"), max_length=10, choices=HandlingLevelChoice.choices, blank=True
+    )
+    auto_dispatch = models.BooleanField(
+        _("dispatch automatically"),
+        default=False,
+        help_text=_("Dispatch the proposal without waiting for the centre to confirm it."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+
+    def __str__(self) -> str:
+        return f"{self.category} · {self.region.name} → {self.lead}"
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        return (self.region.depth, self.category.mptt_level)
+
+
+class Whistle(models.Model):
+    """One dispatch order (派单 / 吹哨) from a centre to one or more departments."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        RETURNED = "returned", _("Returned")
+        ESCALATED = "escalated", _("Escalated")
+        DONE = "done", _("Done")
+
+    grievance = models.ForeignKey(
+        "grievances.Grievance", on_delete=models.CASCADE, related_name="whistles"
+    )
+    centre = models.ForeignKey(
+        Region, verbose_name=_("centre"), on_delete=models.PROTECT, related_name="whistles"
+    )
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    instructions = models.TextField(_("instructions"), blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("whistle")
+        verbose_name_plural = _("whistles")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.grievance_id} → {self.centre.name}"
+
+
+class Assignment(models.Model):
+    class Role(models.TextChoices):
+        LEAD = "lead", _("Lead")
+        ASSISTING = "assisting", _("Assisting")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for report-in")
+        REPORTED_IN = "reported_in", _("Reported in")
+        REFUSED = "refused", _("Refused")
+        RETURNED = "returned", _("Returned")
+        DONE = "done", _("Done")
+        ESCALATED = "escalated", _("Escalated")
+
+    whistle = models.ForeignKey(Whistle, on_delete=models.CASCADE, related_name="assignments")
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("department"),
+        on_delete=models.PROTECT,
+        related_name="assignments",
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.PENDING
+    )
+    report_in_due_at = models.DateTimeField(_("report in by"), null=True, blank=True)
+    handle_due_at = models.DateTimeField(_("handle by"), null=True, blank=True)
+    reported_in_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
+        ordering = ["whistle_id", "id"]  # the lead first: it is created first
+        constraints = [
+            models.UniqueConstraint(
+                fields=["whistle", "department"], name="one_assignment_per_department"
+            )
+        ]
+        indexes = [
+            # Open assignments only: the SLA sweep and the inbox walk these.
+            models.Index(
+                fields=["report_in_due_at"],
+                name="as_open_report_in_due",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(
+                fields=["department", "status"],
+                name="as_department_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.department} ({self.get_role_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.REPORTED_IN)

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
+from grids.api import RegionRefSerializer
 from grids.models import Region
 from grievances import selectors, services
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
@@ -73,12 +74,6 @@ class CategorySerializer(serializers.ModelSerializer):
             "handle_urgent_days",
             "handle_normal_days",
         ]
-
-
-class RegionRefSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Region
-        fields = ["code", "name", "level"]
 
 
 def mask_phone(phone: str) -> str:
@@ -453,9 +448,42 @@ class RejectInput(serializers.Serializer):
 
 
 class DispatchInput(NoteInput):
-    to_region = serializers.SlugRelatedField(
-        slug_field="code", queryset=Region.objects.all(), required=False
+    departments = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text=gettext_lazy("Department ids, the lead first (吹哨 to departments)."),
     )
+    proposed = serializers.BooleanField(
+        required=False, default=False, help_text=gettext_lazy("Take the routing rule's proposal.")
+    )
+    to_region = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Region.objects.all(),
+        required=False,
+        help_text=gettext_lazy("A grid or village code, for handling on the spot."),
+    )
+
+    def validate(self, attrs):
+        chosen = [bool(attrs.get("departments")), attrs.get("proposed"), "to_region" in attrs]
+        if sum(bool(c) for c in chosen) != 1:
+            raise serializers.ValidationError(
+                {"departments": [_("Give departments, proposed: true, or to_region.")]}
+            )
+        return attrs
+
+
+def _dispatch(case, user, data):
+    if data.get("departments") or data.get("proposed"):
+        if services.department_dispatch is None:
+            raise services.InvalidInput(_("Departments are not available."), field="departments")
+        return services.department_dispatch(
+            case,
+            user,
+            department_ids=data.get("departments") or [],
+            proposed=data.get("proposed", False),
+            instructions=data["note"],
+        )
+    return services.grievance_dispatch(case, user, to_region=data.get("to_region"), note=data["note"])
 
 
 class AttachmentIdsMixin(serializers.Serializer):
@@ -522,12 +550,7 @@ ACTS = {
             duplicate_of=_duplicate_of(c, u, d.get("duplicate_of")),
         ),
     ),
-    "dispatch": (
-        DispatchInput,
-        lambda c, u, d: services.grievance_dispatch(
-            c, u, to_region=d.get("to_region"), note=d["note"]
-        ),
-    ),
+    "dispatch": (DispatchInput, _dispatch),
     "report_in": (NoteInput, lambda c, u, d: services.grievance_report_in(c, u, note=d["note"])),
     "return": (ReasonInput, lambda c, u, d: services.grievance_return(c, u, reason=d["reason"])),
     "handle": (

@@ -88,6 +88,9 @@ STAFF_ROLES = {*CENTRE_ROLES, *GRID_ROLES, Role.LEADER}
 
 # Extra ways to be a case's handler (the dispatch app adds "member of the lead department").
 handler_checks: list[Callable[[object, Grievance], bool]] = []
+# Dispatch to departments, provided by the dispatch app:
+# (case, user, *, department_ids, proposed, instructions) -> Grievance.
+department_dispatch: Callable[..., Grievance] | None = None
 
 
 def is_centre(user, case: Grievance) -> bool:

@@ -1,0 +1,395 @@
+"""吹哨报到: routing proposals, whistles to departments and the departments' acts.
+
+The case's own moves (dispatch, report_in, return, handle, extend, note) are the services of
+grievances; the functions here add the whistle and its assignments around them, in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.dispatch import receiver
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from dispatch.models import Assignment, Department, DepartmentMembership, RoutingRule, Whistle
+from grids.scoping import sees_everything
+from grievances import deadlines
+from grievances import services as case_services
+from grievances.models import Grievance, State
+from grievances.services import InvalidInput, NotAllowed, WrongState
+
+OPEN = (Assignment.Status.PENDING, Assignment.Status.REPORTED_IN)
+
+
+# --- Routing -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Proposal:
+    rule: RoutingRule | None = None
+    lead: Department | None = None
+    assisting: list[Department] = field(default_factory=list)
+    handling_level: str = ""
+    conflict: list[RoutingRule] = field(default_factory=list)
+
+    @property
+    def departments(self) -> list[Department]:
+        return [self.lead, *self.assisting] if self.lead else []
+
+
+def matching_rules(case: Grievance) -> list[RoutingRule]:
+    """Active rules whose category subtree and region subtree hold the case."""
+    category, region = case.category, case.region
+    return list(
+        RoutingRule.objects.filter(
+            active=True,
+            category__tree_id=category.tree_id,
+            category__lft__lte=category.lft,
+            category__rght__gte=category.rght,
+            region__tree_id=region.tree_id,
+            region__lft__lte=region.lft,
+            region__rght__gte=region.rght,
+        )
+        .select_related("category", "region", "lead")
+        .prefetch_related("assisting")
+    )
+
+
+def propose(case: Grievance) -> Proposal:
+    """The most specific rule's departments and handling level; conflicts are reported."""
+    rules = matching_rules(case)
+    if not rules:
+        return Proposal()
+    rules.sort(key=lambda r: r.specificity, reverse=True)
+    best = rules[0]
+    ties = [r for r in rules if r.specificity == best.specificity]
+    if len(ties) > 1:
+        return Proposal(conflict=ties)
+    return Proposal(
+        rule=best,
+        lead=best.lead,
+        assisting=[d for d in best.assisting.all() if d.pk != best.lead_id],
+        handling_level=best.handling_level,
+    )
+
+
+def rule_conflicts(rules=None) -> list[tuple[RoutingRule, RoutingRule]]:
+    """Pairs of active rules with the same category and region (equally specific for
+    every case they both match): shown in the admin and on the console."""
+    rules = list(
+        (rules or RoutingRule.objects.filter(active=True)).select_related("category", "region")
+    )
+    seen: dict[tuple[int, int], RoutingRule] = {}
+    pairs = []
+    for rule in rules:
+        key = (rule.category_id, rule.region_id)
+        if key in seen:
+            pairs.append((seen[key], rule))
+        else:
+            seen[key] = rule
+    return pairs
+
+
+# --- Who is who ----------------------------------------------------------------------------------
+
+
+def department_ids(user) -> set[int]:
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    cached = getattr(user, "_fengqiao_departments", None)
+    if cached is None:
+        cached = set(
+            DepartmentMembership.objects.filter(user=user).values_list("department_id", flat=True)
+        )
+        user._fengqiao_departments = cached
+    return cached
+
+
+def open_lead(case: Grievance) -> Assignment | None:
+    return (
+        Assignment.objects.filter(
+            whistle__grievance=case, role=Assignment.Role.LEAD, status__in=OPEN
+        )
+        .select_related("department", "whistle")
+        .order_by("-id")
+        .first()
+    )
+
+
+def is_lead_department_member(user, case: Grievance) -> bool:
+    lead = open_lead(case)
+    return lead is not None and lead.department_id in department_ids(user)
+
+
+case_services.handler_checks.append(is_lead_department_member)
+
+
+def _check_member(user, assignment: Assignment) -> None:
+    if sees_everything(user):
+        return
+    if assignment.department_id not in department_ids(user):
+        raise NotAllowed(_("Only staff of %(dept)s can do this.") % {"dept": assignment.department})
+
+
+def check_assignment_act(name: str, assignment: Assignment, user) -> None:
+    """403 for a non-member, 409 when the assignment's status or role does not allow it."""
+    _check_member(user, assignment)
+    lead = assignment.role == Assignment.Role.LEAD
+    if name in ("report_in", "refuse") and assignment.status != Assignment.Status.PENDING:
+        raise WrongState(_("This assignment has already been answered."), state=assignment.status)
+    if name == "refuse" and lead:
+        raise WrongState(
+            _("The lead department returns a case; it cannot refuse it."), state=assignment.status
+        )
+    if name in ("return", "extend") and not (lead and assignment.is_open):
+        raise WrongState(_("Only the open lead assignment can do this."), state=assignment.status)
+
+
+# --- Dispatch to departments -------------------------------------------------------------------
+
+
+def whistle_dispatch(
+    case: Grievance,
+    user,
+    *,
+    departments: list[Department] | None = None,
+    proposed: bool = False,
+    instructions: str = "",
+) -> Grievance:
+    """横向吹哨: the centre calls a lead department and assisting ones (lead first)."""
+    case_services.check_act("dispatch", case, user)
+    if proposed:
+        proposal = propose(case)
+        if proposal.conflict:
+            raise InvalidInput(
+                _("Two routing rules are equally specific: fix them or choose departments."),
+                field="proposed",
+            )
+        if not proposal.lead:
+            raise InvalidInput(_("No routing rule matches this case."), field="proposed")
+        departments = proposal.departments
+    if not departments:
+        raise InvalidInput(_("Choose at least the lead department."), field="departments")
+    if len({d.pk for d in departments}) != len(departments):
+        raise InvalidInput(_("A department is named twice."), field="departments")
+    inactive = [d for d in departments if not d.active]
+    if inactive:
+        raise InvalidInput(
+            _("%(dept)s is not active.") % {"dept": inactive[0]}, field="departments"
+        )
+
+    def assign(c: Grievance) -> dict:
+        now = timezone.now()
+        whistle = Whistle.objects.create(
+            grievance=c, centre=c.owning_centre, issued_by=user, instructions=instructions
+        )
+        report_in_due = deadlines.report_in_due(c, now)
+        handle_due = deadlines.handle_due(c, now)
+        Assignment.objects.bulk_create(
+            [
+                Assignment(
+                    whistle=whistle,
+                    department=dept,
+                    role=Assignment.Role.LEAD if i == 0 else Assignment.Role.ASSISTING,
+                    report_in_due_at=report_in_due,
+                    handle_due_at=handle_due,
+                )
+                for i, dept in enumerate(departments)
+            ]
+        )
+        c.report_in_due_at, c.handle_due_at = report_in_due, handle_due
+        return {
+            "deadlines_set": True,
+            "whistle": whistle.pk,
+            "lead": departments[0].name,
+            "assisting": [d.name for d in departments[1:]],
+            "proposed": proposed,
+        }
+
+    return case_services.grievance_dispatch(case, user, assign=assign, note=instructions)
+
+
+def whistle_dispatch_by_ids(
+    case: Grievance, user, *, department_ids: list[int], proposed: bool, instructions: str
+) -> Grievance:
+    """The case API's entry point: departments by id, lead first."""
+    departments = []
+    if department_ids:
+        found = Department.objects.in_bulk(department_ids)
+        missing = [i for i in department_ids if i not in found]
+        if missing:
+            raise InvalidInput(
+                _("Unknown department: %(ids)s.") % {"ids": ", ".join(map(str, missing))},
+                field="departments",
+            )
+        departments = [found[i] for i in department_ids]
+    return whistle_dispatch(
+        case, user, departments=departments, proposed=proposed, instructions=instructions
+    )
+
+
+case_services.department_dispatch = whistle_dispatch_by_ids
+
+
+# --- The departments' acts ------------------------------------------------------------------------
+
+
+def _lock(assignment: Assignment) -> Assignment:
+    return (
+        Assignment.objects.select_for_update()
+        .select_related("whistle", "department")
+        .get(pk=assignment.pk)
+    )
+
+
+def _label(assignment: Assignment) -> str:
+    return assignment.department.name
+
+
+def assignment_report_in(assignment: Assignment, user, *, note: str = "") -> Assignment:
+    """签收. The lead's report-in moves the case to in progress; an assisting department's
+    accepts its part (协同)."""
+    _check_member(user, assignment)
+    if assignment.status != Assignment.Status.PENDING:
+        raise WrongState(_("This assignment has already been answered."), state=assignment.status)
+    case = assignment.whistle.grievance
+    if assignment.role == Assignment.Role.LEAD:
+        with transaction.atomic():
+            locked = _lock(assignment)
+            if locked.status != Assignment.Status.PENDING:
+                raise WrongState(_("This assignment has moved on."), state=locked.status)
+            case_services.grievance_report_in(case, user, note=note)
+            locked.status = Assignment.Status.REPORTED_IN
+            locked.reported_in_at = timezone.now()
+            locked.save(update_fields=["status", "reported_in_at"])
+        return locked
+    return _assisting_answer(assignment, user, "assist_accept", Assignment.Status.REPORTED_IN, note)
+
+
+def assignment_refuse(assignment: Assignment, user, *, reason: str) -> Assignment:
+    """An assisting department refuses its part, with a reason."""
+    _check_member(user, assignment)
+    if assignment.role != Assignment.Role.ASSISTING:
+        raise WrongState(
+            _("The lead department returns a case; it cannot refuse it."), state=assignment.status
+        )
+    if assignment.status != Assignment.Status.PENDING:
+        raise WrongState(_("This assignment has already been answered."), state=assignment.status)
+    if not (reason or "").strip():
+        raise InvalidInput(_("This field is required."), field="reason")
+    return _assisting_answer(assignment, user, "assist_refuse", Assignment.Status.REFUSED, reason)
+
+
+def _assisting_answer(assignment, user, action: str, status: str, note: str) -> Assignment:
+    with transaction.atomic():
+        locked = _lock(assignment)
+        if locked.status != Assignment.Status.PENDING:
+            raise WrongState(_("This assignment has moved on."), state=locked.status)
+        locked.status = status
+        locked.reason = note.strip() if status == Assignment.Status.REFUSED else ""
+        locked.reported_in_at = timezone.now()
+        locked.save(update_fields=["status", "reason", "reported_in_at"])
+        case = Grievance.objects.select_for_update().get(pk=locked.whistle.grievance_id)
+        case_services.record(
+            case,
+            user,
+            action,
+            from_state=case.state,
+            note=note.strip(),
+            data={"assignment": locked.pk, "department": locked.department.name},
+            actor_label=_label(locked),
+        )
+    return locked
+
+
+def assignment_return(assignment: Assignment, user, *, reason: str) -> Assignment:
+    """退单 by the lead: the case goes back to the centre, which re-routes it."""
+    _check_member(user, assignment)
+    if assignment.role != Assignment.Role.LEAD:
+        raise WrongState(_("Only the lead department returns a case."), state=assignment.status)
+    if not assignment.is_open:
+        raise WrongState(_("This assignment is closed."), state=assignment.status)
+    with transaction.atomic():
+        case_services.grievance_return(assignment.whistle.grievance, user, reason=reason)
+        locked = _lock(assignment)
+    return locked
+
+
+def assignment_extend(assignment: Assignment, user, *, days: int, reason: str) -> Assignment:
+    """延期申请 by the lead, before its deadline; the centre approves or refuses on the case."""
+    _check_member(user, assignment)
+    if assignment.role != Assignment.Role.LEAD or not assignment.is_open:
+        raise WrongState(
+            _("Only the open lead assignment asks for more time."), state=assignment.status
+        )
+    case_services.grievance_extend(assignment.whistle.grievance, user, days=days, reason=reason)
+    assignment.refresh_from_db()
+    return assignment
+
+
+def assignment_note(assignment: Assignment, user, *, note: str, public: bool = False) -> Assignment:
+    """A progress note from any department on the whistle."""
+    _check_member(user, assignment)
+    if not (note or "").strip():
+        raise InvalidInput(_("This field is required."), field="note")
+    case = assignment.whistle.grievance
+    with transaction.atomic():
+        locked = Grievance.objects.select_for_update().get(pk=case.pk)
+        case_services.record(
+            locked,
+            user,
+            "note",
+            from_state=locked.state,
+            note=note.strip(),
+            public=public,
+            data={"assignment": assignment.pk, "department": assignment.department.name},
+            actor_label=_label(assignment),
+        )
+    return assignment
+
+
+# --- Keeping whistles in step with the case -------------------------------------------------------
+
+
+@receiver(case_services.case_event)
+def follow_case(sender, grievance: Grievance, event, **kwargs) -> None:
+    """Runs inside the case's transaction: end or finish the open whistles as the case moves."""
+    action = event.action
+    ending = {
+        "escalate": (Whistle.Status.ESCALATED, Assignment.Status.ESCALATED),
+        "return": (Whistle.Status.RETURNED, Assignment.Status.RETURNED),
+        "withdraw": (Whistle.Status.DONE, Assignment.Status.DONE),
+        "verify": (Whistle.Status.DONE, Assignment.Status.DONE),
+    }
+    now = timezone.now()
+    if action in ending:
+        whistle_status, assignment_status = ending[action]
+        open_whistles = Whistle.objects.filter(grievance=grievance, status=Whistle.Status.OPEN)
+        Assignment.objects.filter(whistle__in=open_whistles, status__in=OPEN).update(
+            status=assignment_status,
+            finished_at=now,
+            reason=event.note if action == "return" else "",
+        )
+        open_whistles.update(status=whistle_status, ended_at=now)
+    elif action == "handle" and grievance.state == State.HANDLED:
+        Assignment.objects.filter(
+            whistle__grievance=grievance, role=Assignment.Role.LEAD, status__in=OPEN
+        ).update(status=Assignment.Status.DONE, finished_at=now)
+    elif action == "redo":
+        Assignment.objects.filter(
+            whistle__grievance=grievance,
+            whistle__status=Whistle.Status.OPEN,
+            role=Assignment.Role.LEAD,
+            status=Assignment.Status.DONE,
+        ).update(status=Assignment.Status.REPORTED_IN, finished_at=None)
+    elif action == "extend" and event.data.get("handle_due_at"):
+        Assignment.objects.filter(
+            whistle__grievance=grievance, role=Assignment.Role.LEAD, status__in=OPEN
+        ).update(handle_due_at=grievance.handle_due_at)
+    elif action == "resume":
+        Assignment.objects.filter(whistle__grievance=grievance, status__in=OPEN).update(
+            handle_due_at=grievance.handle_due_at
+        )

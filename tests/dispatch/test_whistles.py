@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import pytest
+
+from dispatch.models import Assignment, RoutingRule, Whistle
+from grievances.models import Category
+from tests.grievances.conftest import as_user
+
+pytestmark = pytest.mark.django_db
+
+
+def _report(people, category="hazard.road"):
+    r = as_user(people.grid_worker).post(
+        "/api/v1/grievances/",
+        {
+            "title": "挡墙险情",
+            "description": "路边挡墙有垮塌风险",
+            "category": category,
+            "lng": 91.2,
+            "lat": 29.7,
+        },
+        format="json",
+    )
+    assert r.status_code == 201, r.json()
+    return r.json()["id"]
+
+
+def _accepted(people, category="hazard.road"):
+    cid = _report(people, category)
+    r = as_user(people.centre_staff).post(f"/api/v1/grievances/{cid}/accept/", {}, format="json")
+    assert r.status_code == 200
+    return cid
+
+
+def test_whistle_to_lead_and_assisting_then_report_in_handle_verify(tree, people, depts):
+    cid = _accepted(people)
+    centre = as_user(people.centre_staff)
+    r = centre.post(
+        f"/api/v1/grievances/{cid}/dispatch/",
+        {"departments": [depts.transport.pk, depts.police.pk], "note": "请立即处置"},
+        format="json",
+    )
+    assert r.status_code == 200, r.json()
+    assert r.json()["state"] == "dispatched"
+    whistles = centre.get(f"/api/v1/grievances/{cid}/whistles/").json()
+    assert [(a["department"], a["role"], a["status"]) for a in whistles[0]["assignments"]] == [
+        ("乃东区交通运输局", "lead", "pending"),
+        ("泽当派出所", "assisting", "pending"),
+    ]
+
+    transport = as_user(depts.staff.transport)
+    inbox = transport.get("/api/v1/assignments/", {"mine": 1}).json()["results"]
+    assert [a["department"]["code"] for a in inbox] == ["nd-transport"]
+    lead_id = inbox[0]["id"]
+    # The transport bureau's staff now see the case.
+    assert transport.get(f"/api/v1/grievances/{cid}/").status_code == 200
+    assert as_user(depts.staff.labour).get(f"/api/v1/grievances/{cid}/").status_code == 404
+
+    r = transport.post(f"/api/v1/assignments/{lead_id}/report_in/", {}, format="json")
+    assert r.status_code == 200, r.json()
+    assert r.json()["status"] == "reported_in"
+    assert r.json()["case_state"] == "in_progress"
+
+    police_inbox = as_user(depts.staff.police).get("/api/v1/assignments/", {"mine": 1}).json()
+    assisting_id = police_inbox["results"][0]["id"]
+    r = as_user(depts.staff.police).post(
+        f"/api/v1/assignments/{assisting_id}/refuse/", {"reason": "非我所职责"}, format="json"
+    )
+    assert r.status_code == 200 and r.json()["status"] == "refused"
+
+    r = transport.post(f"/api/v1/grievances/{cid}/handle/", {"result": "险情排除"}, format="json")
+    assert r.status_code == 200, r.json()
+    r = centre.post(f"/api/v1/grievances/{cid}/verify/", {}, format="json")
+    assert r.json()["state"] == "closed"
+    assert Assignment.objects.get(pk=lead_id).status == "done"
+    assert Whistle.objects.get(grievance_id=cid).status == "done"
+
+
+def test_department_acts_are_checked_in_order(tree, people, depts):
+    cid = _accepted(people)
+    as_user(people.centre_staff).post(
+        f"/api/v1/grievances/{cid}/dispatch/",
+        {"departments": [depts.transport.pk, depts.police.pk]},
+        format="json",
+    )
+    lead = Assignment.objects.get(department=depts.transport)
+    assisting = Assignment.objects.get(department=depts.police)
+    # Another county's department staff: not in scope at all.
+    assert (
+        as_user(depts.staff.other).post(f"/api/v1/assignments/{lead.pk}/report_in/").status_code
+        == 404
+    )
+    # The assisting department sees the assignment list of the case but may not act for the lead.
+    r = as_user(people.centre_staff).post(f"/api/v1/assignments/{lead.pk}/report_in/")
+    assert r.status_code == 403
+    # The lead cannot refuse; it returns.
+    r = as_user(depts.staff.transport).post(
+        f"/api/v1/assignments/{lead.pk}/refuse/", {"reason": "x"}
+    )
+    assert r.status_code == 409
+    # Missing reason is a 400 naming the field.
+    r = as_user(depts.staff.police).post(
+        f"/api/v1/assignments/{assisting.pk}/refuse/", {}, format="json"
+    )
+    assert r.status_code == 400 and "reason" in r.json()
+
+
+def test_lead_return_sends_the_case_back_and_ends_the_whistle(tree, people, depts):
+    cid = _accepted(people)
+    as_user(people.centre_staff).post(
+        f"/api/v1/grievances/{cid}/dispatch/", {"departments": [depts.labour.pk]}, format="json"
+    )
+    lead = Assignment.objects.get(department=depts.labour)
+    r = as_user(depts.staff.labour).post(
+        f"/api/v1/assignments/{lead.pk}/return/", {"reason": "不属于劳动监察职责"}, format="json"
+    )
+    assert r.status_code == 200, r.json()
+    assert r.json()["status"] == "returned" and r.json()["case_state"] == "accepted"
+    assert Whistle.objects.get(grievance_id=cid).status == "returned"
+    # Re-dispatch to the right department: a second whistle.
+    r = as_user(people.centre_staff).post(
+        f"/api/v1/grievances/{cid}/dispatch/", {"departments": [depts.transport.pk]}, format="json"
+    )
+    assert r.status_code == 200
+    assert Whistle.objects.filter(grievance_id=cid).count() == 2
+
+
+def test_escalation_ends_open_whistles_as_escalated(tree, people, depts):
+    cid = _accepted(people)
+    centre = as_user(people.centre_staff)
+    centre.post(
+        f"/api/v1/grievances/{cid}/dispatch/", {"departments": [depts.police.pk]}, format="json"
+    )
+    r = centre.post(
+        f"/api/v1/grievances/{cid}/escalate/", {"reason": "村级无法解决"}, format="json"
+    )
+    assert r.status_code == 200, r.json()
+    assert r.json()["owning_centre"]["code"] == "540502001000"
+    assert Assignment.objects.get(department=depts.police).status == "escalated"
+
+
+def test_proposed_dispatch_takes_the_most_specific_rule(tree, people, depts):
+    road = Category.objects.get(code="hazard.road")
+    hazard = Category.objects.get(code="hazard")
+    RoutingRule.objects.create(category=hazard, region=tree.county, lead=depts.police)
+    specific = RoutingRule.objects.create(category=road, region=tree.county, lead=depts.transport)
+    specific.assisting.add(depts.police)
+    cid = _accepted(people)
+    r = as_user(people.centre_staff).post(
+        f"/api/v1/grievances/{cid}/dispatch/", {"proposed": True}, format="json"
+    )
+    assert r.status_code == 200, r.json()
+    roles = dict(
+        Assignment.objects.filter(whistle__grievance_id=cid).values_list("department__code", "role")
+    )
+    assert roles == {"nd-transport": "lead", "zd-police": "assisting"}
+
+
+def test_equally_specific_rules_are_a_configuration_error(tree, people, depts):
+    road = Category.objects.get(code="hazard.road")
+    RoutingRule.objects.create(category=road, region=tree.county, lead=depts.police)
+    RoutingRule.objects.create(category=road, region=tree.county, lead=depts.transport)
+    cid = _accepted(people)
+    r = as_user(people.centre_staff).post(
+        f"/api/v1/grievances/{cid}/dispatch/", {"proposed": True}, format="json"
+    )
+    assert r.status_code == 400 and "proposed" in r.json()
+
+
+def test_dispatch_needs_exactly_one_target(tree, people, depts):
+    cid = _accepted(people)
+    r = as_user(people.centre_staff).post(f"/api/v1/grievances/{cid}/dispatch/", {}, format="json")
+    assert r.status_code == 400 and "departments" in r.json()
+    r = as_user(people.centre_staff).post(
+        f"/api/v1/grievances/{cid}/dispatch/", {"departments": [999999]}, format="json"
+    )
+    assert r.status_code == 400 and "departments" in r.json()
