@@ -483,7 +483,9 @@ def _dispatch(case, user, data):
             proposed=data.get("proposed", False),
             instructions=data["note"],
         )
-    return services.grievance_dispatch(case, user, to_region=data.get("to_region"), note=data["note"])
+    return services.grievance_dispatch(
+        case, user, to_region=data.get("to_region"), note=data["note"]
+    )
 
 
 class AttachmentIdsMixin(serializers.Serializer):
