@@ -185,7 +185,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # The sweeper: hands over whatever the outbox still holds (a publish that failed, a
+    # worker that died mid-task). This is what guarantees progress.
+    "relay-outbox": {"task": "grievances.tasks.relay_outbox", "schedule": 60.0},
+}
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "grids.User"

@@ -412,6 +412,13 @@ class GrievanceFilter(filters.FilterSet):
         )
 
 
+class UploadInput(serializers.Serializer):
+    photos = serializers.ListField(
+        child=serializers.FileField(), min_length=1, max_length=MAX_PER_CASE
+    )
+    public = serializers.BooleanField(required=False, default=False)
+
+
 class CasePagination(CursorPagination):
     page_size = 25
     max_page_size = 100
@@ -654,6 +661,39 @@ class GrievanceViewSet(
         response = self._detail(case.pk)
         response.status_code = status.HTTP_201_CREATED
         return response
+
+    @extend_schema(
+        request={"multipart/form-data": UploadInput},
+        responses={
+            201: AttachmentSerializer(many=True),
+            400: OpenApiResponse(description="photos"),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="attachments", parser_classes=[MultiPartParser])
+    def upload(self, request, pk=None):
+        """Upload photos to a case (then name their ids in `handle` or `note`)."""
+        case = self.get_object()
+        try:
+            services.check_act("note", case, request.user)
+        except services.CaseError as exc:
+            return error_response(exc)
+        data = UploadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        photos = data.validated_data["photos"]
+        if case.attachments.count() + len(photos) > MAX_PER_CASE:
+            return Response(
+                {"photos": [_("At most %(n)s photos per case.") % {"n": MAX_PER_CASE}]}, status=400
+            )
+        saved = []
+        try:
+            with transaction.atomic():
+                for photo in photos:
+                    saved.append(
+                        save_upload(case, photo, request.user, public=data.validated_data["public"])
+                    )
+        except UploadError as exc:
+            return Response({"photos": [str(exc)]}, status=400)
+        return Response(AttachmentSerializer(saved, many=True).data, status=201)
 
     def _act(self, request, name: str):
         case = self.get_object()
