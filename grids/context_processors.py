@@ -1,5 +1,81 @@
+"""What every page of the shell needs: the site's name and the navigation for the user's roles.
+
+Everything is computed on first use in a template, so pages that do not show the shell
+(the admin, API responses) cost no queries.
+"""
+
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from grids.views import home_kind, request_roles
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url: str
+    key: str
+
+
+class Shell:
+    site_name = _("Fengqiao")
+    tagline = _("Grid governance and grievance handling")
+
+    def __init__(self, request):
+        self.request = request
+
+    @cached_property
+    def roles(self) -> frozenset[str]:
+        return request_roles(self.request)
+
+    @cached_property
+    def home_kind(self) -> str:
+        user = getattr(self.request, "user", None)
+        if user is None or not user.is_authenticated:
+            return "public"
+        return home_kind(user, self.roles)
+
+    @cached_property
+    def nav(self) -> list[NavItem]:
+        """The main navigation; later issues point these at their own pages."""
+        kind = self.home_kind
+        home = reverse("home")
+        home_label = {
+            "admin": _("Administration"),
+            "centre_staff": _("Queue"),
+            "leader": _("Dashboard"),
+            "department_staff": _("Inbox"),
+            "grid": _("My grid"),
+        }.get(kind, _("Home"))
+        items = [NavItem(home_label, home, "home")]
+        if kind in ("public", "grid"):
+            items.append(NavItem(_("Report a problem"), "/report/", "report"))
+        if kind == "public":
+            items.append(NavItem(_("Track my case"), "/track/", "track"))
+        user = getattr(self.request, "user", None)
+        if user is not None and user.is_authenticated and user.is_staff:
+            items.append(NavItem(_("Django admin"), reverse("admin:index"), "admin"))
+            items.append(NavItem(_("API docs"), reverse("api-docs"), "api-docs"))
+        return items
+
+    @cached_property
+    def current(self) -> str:
+        """The key of the nav item matching the current page, for aria-current."""
+        path = self.request.path
+        best, best_len = "", 0
+        for item in self.nav:
+            if item.url == "/":
+                if path == "/":
+                    return item.key
+            elif path.startswith(item.url) and len(item.url) > best_len:
+                best, best_len = item.key, len(item.url)
+        return best
 
 
 def shell(request):
-    return {}
+    return {"shell": Shell(request)}

@@ -9,15 +9,17 @@ index is rebuilt when the boundary version stamp in the database moves.
 from __future__ import annotations
 
 import threading
-import uuid
 import time
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
 from django.conf import settings
-from shapely.geometry import shape
 
+from grids.geometry import polygonal_shape
 from grids.models import LEVEL_DEPTH, BoundaryVersion, Region, RegionBoundary
 
 
@@ -29,26 +31,43 @@ class Located:
     level: str
 
 
+def _polygonal(boundary: Any):
+    """A shapely Polygon/MultiPolygon from GeoJSON (or a geometry as is), else None."""
+    if isinstance(boundary, shapely.Geometry):
+        geom = boundary
+    elif isinstance(boundary, dict) and boundary.get("type") in ("Polygon", "MultiPolygon"):
+        try:
+            geom = polygonal_shape(boundary)
+        except (ValueError, TypeError, IndexError, shapely.errors.ShapelyError):
+            return None
+    else:
+        return None
+    if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        return None
+    return geom
+
+
 class BoundaryIndex:
-    def __init__(self, rows: list[tuple[int, str, str, str, dict]]):
-        geoms, regions = [], []
-        for region_id, code, name, level, geojson in rows:
-            try:
-                geom = shape(geojson)
-            except (ValueError, TypeError, KeyError, AttributeError):
+    """Rows are (region id, code, name, level, boundary as GeoJSON or a shapely geometry)."""
+
+    def __init__(self, rows: Iterable[tuple[int, str, str, str, Any]]):
+        entries = []
+        for region_id, code, name, level, boundary in rows:
+            geom = _polygonal(boundary)
+            if geom is None or level not in LEVEL_DEPTH:
                 continue
-            if geom.is_empty:
-                continue
-            geoms.append(geom)
-            regions.append(Located(region_id, code, name, level))
-        self.geoms = np.array(geoms, dtype=object)
-        shapely.prepare(self.geoms)
-        self.regions = regions
-        # Sort key per geometry: deeper first, then the smaller code.
-        self.rank = np.array(
-            [(-LEVEL_DEPTH[r.level], r.code) for r in regions], dtype=[("d", "i4"), ("c", "U15")]
-        )
-        self.tree = shapely.STRtree(self.geoms) if geoms else None
+            entries.append(
+                ((-LEVEL_DEPTH[level], code), geom, Located(region_id, code, name, level))
+            )
+        # Store the geometries in the order a tie is broken (deeper first, then the smaller
+        # code): the tree returns positions, so the first covering position is the answer
+        # and locate() can stop there instead of testing and ranking every candidate.
+        entries.sort(key=lambda entry: entry[0])
+        self.geoms = [entry[1] for entry in entries]
+        self.regions = [entry[2] for entry in entries]
+        geoms = np.array(self.geoms, dtype=object)
+        shapely.prepare(geoms)
+        self.tree = shapely.STRtree(geoms) if entries else None
 
     def __len__(self) -> int:
         return len(self.regions)
@@ -60,13 +79,13 @@ class BoundaryIndex:
         candidates = self.tree.query(point)
         if candidates.size == 0:
             return None
-        hits = candidates[shapely.covers(self.geoms[candidates], point)]
-        if hits.size == 0:
-            return None
-        if hits.size == 1:
-            return self.regions[hits[0]]
-        best = hits[np.argsort(self.rank[hits], order=("d", "c"))[0]]
-        return self.regions[best]
+        geoms = self.geoms
+        # Usually the first candidate (the grid) covers the point; the rest are its
+        # ancestors, so one prepared `covers` call is the common case.
+        for position in np.sort(candidates).tolist():
+            if geoms[position].covers(point):
+                return self.regions[position]
+        return None
 
 
 _lock = threading.Lock()
@@ -83,14 +102,10 @@ def bump_version() -> None:
 
 
 def load_index() -> BoundaryIndex:
-    rows = (
-        RegionBoundary.objects.select_related(None)
-        .values_list(
-            "region_id", "region__code", "region__name", "region__level", "geometry"
-        )
-        .iterator(chunk_size=2000)
-    )
-    return BoundaryIndex(list(rows))
+    rows = RegionBoundary.objects.values_list(
+        "region_id", "region__code", "region__name", "region__level", "geometry"
+    ).iterator(chunk_size=2000)
+    return BoundaryIndex(rows)
 
 
 def get_index() -> BoundaryIndex:
@@ -98,6 +113,8 @@ def get_index() -> BoundaryIndex:
     state = _state
     if state["index"] is not None and now - state["checked"] < settings.LOCATE_INDEX_CHECK_SECONDS:
         return state["index"]
+    # Read the stamp before the boundaries: if they change in between, the index is newer
+    # than its stamp and the next check merely rebuilds once more; never the reverse.
     version = current_version()
     with _lock:
         if state["index"] is None or state["version"] != version:

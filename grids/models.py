@@ -118,7 +118,11 @@ class RegionBoundary(models.Model):
     """The boundary as GeoJSON (Polygon/MultiPolygon, WGS-84, unsimplified)."""
 
     region = models.OneToOneField(
-        Region, on_delete=models.CASCADE, primary_key=True, related_name="boundary"
+        Region,
+        verbose_name=_("region"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="boundary",
     )
     geometry = models.JSONField(_("boundary"))
     updated_at = models.DateTimeField(auto_now=True)
@@ -128,7 +132,7 @@ class RegionBoundary(models.Model):
         verbose_name_plural = _("boundaries")
 
     def __str__(self) -> str:
-        return str(self.region_id)
+        return str(self.region)
 
 
 class BoundaryVersion(models.Model):
@@ -197,4 +201,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()} · {self.region.name}"
+
+
 from grids.calendar_models import *  # noqa: E402,F401,F403

@@ -1,22 +1,132 @@
+"""Server-rendered pages of the shell: one home page per role, the auth pages, error pages.
+
+Views stay thin: they pick a template and gather what it shows. Later pages (the centre's
+queue, the leader's dashboard, the department inbox, intake and tracking) fill the
+placeholders in templates/home/.
+"""
+
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse
+from django.db.models import Q
+from django.http import HttpResponseServerError
 from django.shortcuts import render
+from django.template import loader
+from django.templatetags.static import static
+from django.utils.translation import get_language
+from django.views.decorators.csrf import requires_csrf_token
+
+from grids import scoping
+from grids.models import Region, Role
+
+GRID_ROLES = frozenset({Role.GRID_WORKER, Role.GRID_POLICE, Role.GRID_LEADER})
+
+# Which home a user gets, first match wins: a person who works in a centre and also holds
+# a grid role sees the centre's queue first.
+HOME_KINDS = (
+    ("admin", frozenset({"superuser"})),
+    ("centre_staff", frozenset({Role.CENTRE_STAFF})),
+    ("leader", frozenset({Role.LEADER})),
+    ("department_staff", frozenset({"department_staff"})),
+    ("grid", GRID_ROLES),
+)
+
+_ROLES_ATTR = "_fengqiao_roles"
+
+
+def request_roles(request) -> frozenset[str]:
+    """The roles of the request's user, asked once per request (see roles_of)."""
+    roles = getattr(request, _ROLES_ATTR, None)
+    if roles is None:
+        roles = frozenset(scoping.roles_of(request.user))
+        setattr(request, _ROLES_ATTR, roles)
+    return roles
+
+
+def home_kind(user, roles: frozenset[str]) -> str:
+    if not getattr(user, "is_authenticated", False):
+        return "public"
+    for kind, wanted in HOME_KINDS:
+        if roles & wanted:
+            return kind
+    if user.is_staff:
+        return "admin"
+    return "public"
+
+
+@dataclass
+class MembershipRow:
+    """One membership as a home page shows it: role, region and the region's path."""
+
+    role: str
+    role_label: str
+    region: Region
+    path: list[Region] = field(default_factory=list)
+
+    @property
+    def is_grid_role(self) -> bool:
+        return self.role in GRID_ROLES
+
+
+def membership_rows(user) -> list[MembershipRow]:
+    """The user's region memberships with each region's ancestors: one query for the
+    ancestors of all of them (the memberships themselves are read once per request by
+    grids.scoping)."""
+    memberships = sorted(
+        scoping.memberships(user), key=lambda m: (m.region.tree_id, m.region.lft, m.role)
+    )
+    if not memberships:
+        return []
+    ancestors_q = Q(pk__in=[])
+    for r in {m.region.pk: m.region for m in memberships}.values():
+        ancestors_q |= Q(tree_id=r.tree_id, lft__lt=r.lft, rght__gt=r.rght)
+    ancestors = list(
+        Region.objects.filter(ancestors_q)
+        .only("pk", "name", "code", "level", "tree_id", "lft", "rght")
+        .order_by("tree_id", "lft")
+    )
+    rows = []
+    for m in memberships:
+        r = m.region
+        path = [a for a in ancestors if a.tree_id == r.tree_id and a.lft < r.lft < a.rght]
+        rows.append(MembershipRow(m.role, m.get_role_display(), r, path))
+    return rows
 
 
 def home(request):
-    return render(request, "home/public.html")
+    user = request.user
+    if not user.is_authenticated:
+        return render(request, "home/public.html", {"home_kind": "public"})
+    roles = request_roles(request)
+    kind = home_kind(user, roles)
+    context = {
+        "home_kind": kind,
+        "roles": roles,
+        "memberships": membership_rows(user),
+        # Through the reverse relation: grids knows nothing of dispatch's models.
+        "department_memberships": list(
+            user.department_memberships.select_related("department").order_by("department__name")
+        )
+        if "department_staff" in roles
+        else [],
+    }
+    return render(request, f"home/{kind}.html", context)
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change, which also clears the first-login flag."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["first_login"] = bool(getattr(self.request.user, "must_change_password", False))
+        return context
+
     def form_valid(self, form):
-        response = super().form_valid(form)
-        user = form.user
-        if user.must_change_password:
-            user.must_change_password = False
-            user.save(update_fields=["must_change_password"])
-        return response
+        # Cleared before the form saves the user: one UPDATE writes both.
+        form.user.must_change_password = False
+        return super().form_valid(form)
 
 
 def permission_denied(request, exception=None):
@@ -24,8 +134,17 @@ def permission_denied(request, exception=None):
 
 
 def page_not_found(request, exception=None):
-    return render(request, "404.html", status=404)
+    return render(request, "404.html", {"request_path": request.path}, status=404)
 
 
+@requires_csrf_token
 def server_error(request):
-    return HttpResponse(status=500)
+    """The 500 page renders from a plain context: no context processors, no database."""
+    try:
+        css_url = static("css/app.css")
+    except ValueError:  # a manifest storage without the entry: plain page rather than none
+        css_url = ""
+    template = loader.get_template("500.html")
+    return HttpResponseServerError(
+        template.render({"LANGUAGE_CODE": get_language() or "zh-hans", "css_url": css_url})
+    )
