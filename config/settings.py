@@ -303,3 +303,6 @@ if TESTING:
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     LOCATE_INDEX_CHECK_SECONDS = 0
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Publishes from tests stay in memory; tests with a real worker set their own broker.
+    CELERY_BROKER_URL = env_str("FENGQIAO_TEST_BROKER_URL", "memory://")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}

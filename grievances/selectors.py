@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from grievances import deadlines, services
-from grievances.models import CaseEvent, Grievance, State, normalize_tracking_code
+from grievances.models import CaseEvent, Complainant, Grievance, State, normalize_tracking_code
 
 # What the reporter sees of each event in the public timeline (no staff names).
 EVENT_LABELS = {
@@ -90,6 +90,10 @@ def find_tracked(code: str, last4: str) -> Grievance | None:
     if case is None:
         return None
     reporter = next((c for c in case.complainants.all() if c.is_reporter), None)
+    if reporter is None and case.duplicate_of_id:
+        # A duplicate's complainants moved to the original case; its reporter (the first of
+        # them) still follows the code they were given.
+        reporter = Complainant.objects.filter(merged_from=case).order_by("position", "id").first()
     if reporter is None or not reporter.phone_last4 or reporter.phone_last4 != last4:
         return None
     return case

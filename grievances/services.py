@@ -24,7 +24,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
 from grids.locate import locate_region
 from grids.models import Level, Region, Role
-from grids.scoping import has_region_role, roles_of, sees_everything
+from grids.scoping import has_region_role, memberships, roles_of, sees_everything
 from grievances import deadlines
 from grievances.models import (
     Attachment,
@@ -200,11 +200,27 @@ def _precondition(name: str, case: Grievance) -> str | None:
         return _("A case can be reopened within 30 days of closing.")
     if name == "escalate" and not _centre_above(case):
         return _("There is no centre above this one.")
+    if name == "supervise" and not case.is_overdue:
+        return _("Only an overdue case can be supervised.")
     if name == "mediate" and not case.category.is_dispute:
         return _("Only disputes can go to mediation.")
     if name in ("report_in", "handle", "return") and case.suspended_at:
         return _("The case is suspended.")
     return None
+
+
+def _check_state(rule: Rule, case: Grievance) -> None:
+    """Raise WrongState (409) when the case's state does not allow the act."""
+    if rule.transition:
+        allowed = can_proceed(getattr(case, rule.transition))
+    else:
+        allowed = case.state in rule.states
+    if not allowed:
+        raise WrongState(
+            _("This case is %(state)s: it cannot be done now.")
+            % {"state": case.get_state_display()},
+            state=case.state,
+        )
 
 
 def check_act(name: str, case: Grievance, user) -> None:
@@ -214,19 +230,7 @@ def check_act(name: str, case: Grievance, user) -> None:
         raise InvalidInput(_("Unknown action."))
     if not rule.who(user, case):
         raise NotAllowed(_("You may not do this on this case."))
-    if rule.transition:
-        if not can_proceed(getattr(case, rule.transition)):
-            raise WrongState(
-                _("This case is %(state)s: it cannot be done now.")
-                % {"state": case.get_state_display()},
-                state=case.state,
-            )
-    elif case.state not in rule.states:
-        raise WrongState(
-            _("This case is %(state)s: it cannot be done now.")
-            % {"state": case.get_state_display()},
-            state=case.state,
-        )
+    _check_state(rule, case)
     problem = _precondition(name, case)
     if problem:
         raise WrongState(problem, state=case.state)
@@ -246,13 +250,32 @@ def available_acts(case: Grievance, user) -> list[str]:
 # --- The transaction pattern -----------------------------------------------------------------
 
 
+def _acting_centre(user, case: Grievance) -> Region:
+    """The centre a centre-staff user acts for on `case`: their own centre at or above the
+    owning centre, the nearest one (a county centre acting on a village's case is the county
+    centre); the owning centre for a superuser."""
+    owner = case.owning_centre
+    best = None
+    for m in memberships(user):
+        r = m.region
+        if (
+            m.role in CENTRE_ROLES
+            and r.tree_id == owner.tree_id
+            and r.lft <= owner.lft
+            and owner.rght <= r.rght
+            and (best is None or r.lft > best.lft)
+        ):
+            best = r
+    return best or owner
+
+
 def _actor_label(user, case: Grievance) -> str:
     if user is None:
         return _("System")
     if not _authenticated(user):
         return _("Resident")
     if is_centre(user, case):
-        return _("%(centre)s governance centre") % {"centre": case.owning_centre.name}
+        return _("%(centre)s governance centre") % {"centre": _acting_centre(user, case).name}
     if case.reporter_id == user.pk:
         return _("Reporter")
     roles = roles_of(user)
@@ -278,19 +301,29 @@ def _run(
     rule = RULES[name]
     if not skip_role_check:
         check_act(name, case, user)
+    else:
+        # Tracking (the reporter without a login) and the system skip the role, not the state.
+        _check_state(rule, case)
     try:
         with transaction.atomic():
             # Lock and re-read: the state or a precondition may have moved since the check.
-            locked = (
-                Grievance.objects.select_for_update()
-                .select_related("category", "owning_centre", "region")
-                .get(pk=case.pk)
-            )
-            if locked.state != case.state:
+            # No joins in the locking read: on PostgreSQL a row whose foreign key another
+            # transaction changed meanwhile (escalate moves the owning centre) fails the
+            # join's re-check and drops out of a joined SELECT … FOR UPDATE (DoesNotExist).
+            locked = Grievance.objects.select_for_update().get(pk=case.pk)
+            _reuse_related(locked, case)
+            # The owning centre too: acts that keep the state (escalate from accepted) leave
+            # the state as it was, so only the centre shows that someone else got there first.
+            if locked.state != case.state or locked.owning_centre_id != case.owning_centre_id:
                 raise WrongState(_("This case has moved on."), state=locked.state)
             if not skip_role_check:
                 check_act(name, locked, user)
+            else:
+                _check_state(rule, locked)
             from_state = locked.state
+            # Who the actor acted as, before the change: an escalation moves the case away
+            # from the centre that escalated it.
+            label = actor_label if actor_label is not None else _actor_label(user, locked)
             data = (change(locked) if change else None) or {}
             if rule.transition:
                 getattr(locked, rule.transition)()
@@ -305,13 +338,24 @@ def _run(
                 public=public,
                 data=data,
                 attachments=attachments,
-                actor_label=actor_label,
+                actor_label=label,
             )
     except (ConcurrentTransition, TransitionNotAllowed):
         fresh = Grievance.objects.filter(pk=case.pk).values_list("state", flat=True).first()
         raise WrongState(_("This case has moved on."), state=fresh) from None
     locked.last_event = event
     return locked
+
+
+_RELATED = ("category", "owning_centre", "region", "handler_region")
+
+
+def _reuse_related(locked: Grievance, case: Grievance) -> None:
+    """Give the re-read row the related objects already loaded on `case` (same ids only)."""
+    for name in _RELATED:
+        field = Grievance._meta.get_field(name)
+        if field.is_cached(case) and getattr(locked, field.attname) == getattr(case, field.attname):
+            field.set_cached_value(locked, field.get_cached_value(case))
 
 
 def record(
