@@ -858,6 +858,17 @@ class _TrackBase(APIView):
     def respond(self, case: Grievance) -> Response:
         return Response(TrackResultSerializer(selectors.public_view(case)).data)
 
+    def act(self, request, code, input_class, call) -> Response:
+        """Validate the body, find the case by code and phone, run the act, answer the view."""
+        data = input_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = self.find(code, data.validated_data["phone_last4"])
+        try:
+            call(case, data.validated_data)
+        except services.CaseError as exc:
+            return error_response(exc)
+        return self.respond(Grievance.objects.get(pk=case.pk))
+
 
 TRACK_PARAMS = [
     OpenApiParameter("phone_last4", str, required=True, description="last 4 digits of the phone")
@@ -878,48 +889,42 @@ class TrackRateView(_TrackBase):
     @extend_schema(request=TrackRateInput, responses={200: TrackResultSerializer})
     def post(self, request, code):
         """Rate the result once the case is closed (changeable within 7 days)."""
-        data = TrackRateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        case = self.find(code, data.validated_data["phone_last4"])
-        try:
-            services.grievance_rate(
+        return self.act(
+            request,
+            code,
+            TrackRateInput,
+            lambda case, d: services.grievance_rate(
                 case,
                 None,
-                score=data.validated_data["score"],
-                resolved=data.validated_data["resolved"],
-                comment=data.validated_data["comment"],
+                score=d["score"],
+                resolved=d["resolved"],
+                comment=d["comment"],
                 via_tracking=True,
-            )
-        except services.CaseError as exc:
-            return error_response(exc)
-        return self.respond(Grievance.objects.get(pk=case.pk))
+            ),
+        )
 
 
 class TrackWithdrawView(_TrackBase):
     @extend_schema(request=TrackNoteInput, responses={200: TrackResultSerializer})
     def post(self, request, code):
         """Withdraw the case, any time before it is handled."""
-        data = TrackNoteInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        case = self.find(code, data.validated_data["phone_last4"])
-        try:
-            services.grievance_withdraw(
-                case, None, reason=data.validated_data["note"], via_tracking=True
-            )
-        except services.CaseError as exc:
-            return error_response(exc)
-        return self.respond(Grievance.objects.get(pk=case.pk))
+        return self.act(
+            request,
+            code,
+            TrackNoteInput,
+            lambda case, d: services.grievance_withdraw(
+                case, None, reason=d["note"], via_tracking=True
+            ),
+        )
 
 
 class TrackUrgeView(_TrackBase):
     @extend_schema(request=TrackNoteInput, responses={200: TrackResultSerializer})
     def post(self, request, code):
         """Urge the case (催办)."""
-        data = TrackNoteInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        case = self.find(code, data.validated_data["phone_last4"])
-        try:
-            services.grievance_urge(case, None, note=data.validated_data["note"], via_tracking=True)
-        except services.CaseError as exc:
-            return error_response(exc)
-        return self.respond(Grievance.objects.get(pk=case.pk))
+        return self.act(
+            request,
+            code,
+            TrackNoteInput,
+            lambda case, d: services.grievance_urge(case, None, note=d["note"], via_tracking=True),
+        )
