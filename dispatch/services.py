@@ -109,14 +109,18 @@ def department_ids(user) -> set[int]:
 
 
 def open_lead(case: Grievance) -> Assignment | None:
-    return (
-        Assignment.objects.filter(
-            whistle__grievance=case, role=Assignment.Role.LEAD, status__in=OPEN
+    # Asked once per act when a page lists the acts available: read once per case object.
+    # Services work on a freshly locked copy, so this never decides on a stale answer.
+    if not hasattr(case, "_open_lead"):
+        case._open_lead = (
+            Assignment.objects.filter(
+                whistle__grievance=case, role=Assignment.Role.LEAD, status__in=OPEN
+            )
+            .select_related("department", "whistle")
+            .order_by("-id")
+            .first()
         )
-        .select_related("department", "whistle")
-        .order_by("-id")
-        .first()
-    )
+    return case._open_lead
 
 
 def is_lead_department_member(user, case: Grievance) -> bool:

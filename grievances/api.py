@@ -614,7 +614,7 @@ class GrievanceViewSet(
 
     def get_queryset(self):
         qs = cases_for(self.request.user).select_related(
-            "category", "region", "owning_centre", "handler_region"
+            "category", "region", "owning_centre__parent", "handler_region"
         )
         if self.action == "retrieve" or self.action in ACTS:
             qs = qs.select_related("rating", "duplicate_of").prefetch_related(

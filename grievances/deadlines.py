@@ -44,7 +44,7 @@ def add_days(case: Grievance, due: datetime | None, days: int) -> datetime:
     cal = calendar_for(case)
     if case.urgency == Urgency.MOST_URGENT:
         return cal.deadline(base, days, DeadlineUnit.DAYS, calendar_hours=True)
-    return cal.add_working_time(base, cal.day_length * days) if base else base
+    return cal.add_working_time(base, cal.day_length * days)
 
 
 def shift(
@@ -60,9 +60,3 @@ def shift(
     if paused <= timedelta(0):
         return due
     return cal.add_working_time(due, paused)
-
-
-def working_time(case: Grievance, start: datetime | None, end: datetime | None) -> timedelta | None:
-    if start is None or end is None:
-        return None
-    return calendar_for(case).working_time_between(start, end)

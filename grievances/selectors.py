@@ -70,9 +70,11 @@ def durations(case: Grievance) -> dict:
         "close": (case.created_at, case.closed_at),
     }
     wall, work = {}, {}
+    calendar = deadlines.calendar_for(case)
     for key, (start, end) in marks.items():
-        wall[key] = _seconds(end - start) if start and end else None
-        work[key] = _seconds(deadlines.working_time(case, start, end)) if start and end else None
+        done = start is not None and end is not None
+        wall[key] = _seconds(end - start) if done else None
+        work[key] = _seconds(calendar.working_time_between(start, end)) if done else None
     return {"wall_clock": wall, "working_time": work}
 
 

@@ -175,3 +175,30 @@ def test_dispatch_needs_exactly_one_target(tree, people, depts):
         f"/api/v1/grievances/{cid}/dispatch/", {"departments": [999999]}, format="json"
     )
     assert r.status_code == 400 and "departments" in r.json()
+
+
+def test_case_detail_query_count_does_not_grow_with_its_history(
+    tree, people, depts, django_assert_max_num_queries
+):
+    cid = _accepted(people)
+    centre = as_user(people.centre_staff)
+    transport = as_user(depts.staff.transport)
+    centre.post(
+        f"/api/v1/grievances/{cid}/dispatch/", {"departments": [depts.transport.pk]}, format="json"
+    )
+    with django_assert_max_num_queries(10):
+        assert transport.get(f"/api/v1/grievances/{cid}/").status_code == 200
+    # A longer history: returned, re-dispatched, notes from both sides.
+    lead = Assignment.objects.get(department=depts.transport)
+    transport.post(f"/api/v1/assignments/{lead.pk}/return/", {"reason": "非本部门"}, format="json")
+    centre.post(
+        f"/api/v1/grievances/{cid}/dispatch/",
+        {"departments": [depts.transport.pk, depts.police.pk]},
+        format="json",
+    )
+    for i in range(5):
+        centre.post(f"/api/v1/grievances/{cid}/note/", {"note": f"进展 {i}"}, format="json")
+    with django_assert_max_num_queries(10):
+        body = transport.get(f"/api/v1/grievances/{cid}/").json()
+    assert len(body["events"]) >= 9
+    assert "report_in" in body["available_transitions"]
