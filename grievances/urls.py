@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from grievances import views_cases, views_files, views_intake
+
+urlpatterns = [
+    path("report/", views_intake.report, name="report"),
+    path("report/done/", views_intake.report_done, name="report-done"),
+    path("track/", views_intake.track, name="track"),
+    path("cases/", views_cases.case_list, name="case-list"),
+    path("cases/<int:pk>/", views_cases.case_detail, name="case-detail"),
+    path("cases/<int:pk>/act/<str:name>/", views_cases.case_act, name="case-act"),
+    path("cases/attachments/<int:pk>/", views_files.attachment, name="attachment"),
+    path(
+        "cases/attachments/<int:pk>/thumbnail/",
+        views_files.thumbnail,
+        name="attachment-thumbnail",
+    ),
+]
