@@ -135,6 +135,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     _db["CONN_HEALTH_CHECKS"] = True
+    # One test database per test run, as for SQLite.
+    _db.setdefault("TEST", {}).setdefault("NAME", f"test_{_db['NAME']}_{os.getpid()}")
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -160,7 +162,12 @@ else:
 BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        # Fail fast when Redis is away: the request goes on, the outbox keeps the work.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
 else:
     BROKER_DIR.mkdir(parents=True, exist_ok=True)
     (BROKER_DIR / "processed").mkdir(exist_ok=True)
@@ -185,6 +192,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # sweeper carry the work later.
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
 CELERY_TIMEZONE = "Asia/Shanghai"
+# The outbox relay: each process wakes it at most once per window (seconds), and stops
+# trying for a while after the broker failed (grievances/outbox.py).
+OUTBOX_KICK_WINDOW = env_float("OUTBOX_KICK_WINDOW", 0.1)
+OUTBOX_BROKER_BACKOFF = env_float("OUTBOX_BROKER_BACKOFF", 15.0)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {
     # The sweeper: hands over whatever the outbox still holds (a publish that failed, a

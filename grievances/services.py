@@ -391,14 +391,11 @@ def record(
 
 
 def _enqueue_relay() -> None:
-    # Best effort: a broker outage must not fail the request. The events stay unprocessed
-    # (the outbox) and the periodic sweeper hands them over later.
-    try:
-        from grievances.tasks import relay_outbox
+    # Best effort and debounced (grievances/outbox.py): a broker outage never fails the
+    # request; the events stay in the outbox until a relay or the sweeper hands them over.
+    from grievances.outbox import kicker
 
-        relay_outbox.apply_async(retry=False)
-    except Exception:  # noqa: BLE001 - any broker error; the sweeper catches up
-        log.warning("could not enqueue the outbox relay; the sweeper will catch up", exc_info=True)
+    kicker.kick()
 
 
 def _require(value, field: str, message: str | None = None):

@@ -45,15 +45,22 @@ def relay_batch(limit: int = BATCH) -> int:
     )
     taken = 0
     for event_id, action in ids:
-        with transaction.atomic():
-            # Claim the row: 0 rows means another relay got there first.
-            claimed = CaseEvent.objects.filter(id=event_id, processed_at__isnull=True).update(
-                processed_at=timezone.now()
-            )
-            if not claimed:
-                continue
-            for handler in [*event_handlers.get(action, []), *event_handlers.get("*", [])]:
-                handler(event_id)
+        try:
+            with transaction.atomic():
+                # Claim the row: 0 rows means another relay got there first. The claim and
+                # the handlers' writes commit together, or neither does.
+                claimed = CaseEvent.objects.filter(id=event_id, processed_at__isnull=True).update(
+                    processed_at=timezone.now()
+                )
+                if not claimed:
+                    continue
+                for handler in [*event_handlers.get(action, []), *event_handlers.get("*", [])]:
+                    handler(event_id)
+        except Exception:
+            # One failing event must not hold up the others: it stays in the outbox and
+            # the next relay (at the latest the sweeper's) tries it again.
+            log.exception("relay of case event %s failed; it stays in the outbox", event_id)
+            continue
         taken += 1
     return taken
 

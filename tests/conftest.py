@@ -17,6 +17,7 @@ from django.db import connection
 
 from grids.locate import reset_index
 from grids.models import Role
+from grievances.outbox import kicker
 from tests.factories import make_member, region_with_box
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -55,11 +56,14 @@ def require_redis():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_locate_index():
-    # Each test has its own boundaries; the in-process index must not outlive them.
+def _fresh_process_state():
+    # Each test has its own boundaries; the in-process index must not outlive them. The
+    # outbox kicker's window and broker back-off are per process, too.
     reset_index()
+    kicker.reset()
     yield
     reset_index()
+    kicker.reset()
 
 
 @pytest.fixture
