@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,16 @@ class Located:
     code: str
     name: str
     level: str
+    # ((level, region id), …) from the root to this region: lets a submit fill the case's
+    # per-level ancestor columns without asking the database.
+    path: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+
+    def ancestor_id(self, level: str) -> int | None:
+        return next((pk for lvl, pk in self.path if lvl == level), None)
+
+    @property
+    def parent_id(self) -> int | None:
+        return self.path[-2][1] if len(self.path) > 1 else None
 
 
 def _polygonal(boundary: Any):
@@ -50,15 +60,19 @@ def _polygonal(boundary: Any):
 class BoundaryIndex:
     """Rows are (region id, code, name, level, boundary as GeoJSON or a shapely geometry)."""
 
-    def __init__(self, rows: Iterable[tuple[int, str, str, str, Any]]):
+    def __init__(
+        self,
+        rows: Iterable[tuple[int, str, str, str, Any]],
+        paths: dict[int, tuple[tuple[str, int], ...]] | None = None,
+    ):
         entries = []
+        paths = paths or {}
         for region_id, code, name, level, boundary in rows:
             geom = _polygonal(boundary)
             if geom is None or level not in LEVEL_DEPTH:
                 continue
-            entries.append(
-                ((-LEVEL_DEPTH[level], code), geom, Located(region_id, code, name, level))
-            )
+            located = Located(region_id, code, name, level, paths.get(region_id, ()))
+            entries.append(((-LEVEL_DEPTH[level], code), geom, located))
         # Store the geometries in the order a tie is broken (deeper first, then the smaller
         # code): the tree returns positions, so the first covering position is the answer
         # and locate() can stop there instead of testing and ranking every candidate.
@@ -101,11 +115,39 @@ def bump_version() -> None:
     BoundaryVersion.objects.update_or_create(pk=1, defaults={"stamp": uuid.uuid4().hex})
 
 
+def region_paths() -> dict[int, tuple[tuple[str, int], ...]]:
+    """Every region's path from its root as ((level, id), …), from one narrow query."""
+    parent_of, level_of = {}, {}
+    for pk, parent_id, level in Region.objects.values_list("id", "parent_id", "level").iterator(
+        chunk_size=10000
+    ):
+        parent_of[pk] = parent_id
+        level_of[pk] = level
+    paths: dict[int, tuple[tuple[str, int], ...]] = {}
+
+    def path_of(pk: int) -> tuple[tuple[str, int], ...]:
+        # Iterative: climb to the first region whose path is known, then walk back down.
+        chain = []
+        node = pk
+        while node is not None and node not in paths:
+            chain.append(node)
+            node = parent_of.get(node)
+        base = paths[node] if node is not None else ()
+        for item in reversed(chain):
+            base = (*base, (level_of[item], item))
+            paths[item] = base
+        return paths[pk]
+
+    for pk in parent_of:
+        path_of(pk)
+    return paths
+
+
 def load_index() -> BoundaryIndex:
     rows = RegionBoundary.objects.values_list(
         "region_id", "region__code", "region__name", "region__level", "geometry"
     ).iterator(chunk_size=2000)
-    return BoundaryIndex(rows)
+    return BoundaryIndex(rows, region_paths())
 
 
 def get_index() -> BoundaryIndex:

@@ -347,7 +347,7 @@ def _submit(data, user, source) -> Grievance:
             risk_group=data.get("risk_group", False),
             settled_note=data.get("settled_note", ""),
         )
-        first = case.events.order_by("id").first()
+        first = case.events.order_by("id").first() if photos else None
         for photo in photos:
             try:
                 attachment = save_upload(case, photo, user, public=True)

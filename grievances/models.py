@@ -349,10 +349,16 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
     def set_region(self, region: Region) -> None:
         """Set the region and its per-level ancestor columns."""
         self.region = region
+        path = [(node.level, node.pk) for node in region.get_ancestors(include_self=True)]
+        self.set_region_path(region.pk, path)
+
+    def set_region_path(self, region_id: int, path) -> None:
+        """Set the region by id and the ancestor columns from its ((level, id), …) path."""
+        self.region_id = region_id
         for field in ANCESTOR_FIELDS:
             setattr(self, field, None)
-        for node in region.get_ancestors(include_self=True):
-            setattr(self, f"{node.level}_id", node.pk)
+        for level, pk in path:
+            setattr(self, f"{level}_id", pk)
 
     @property
     def is_overdue(self) -> bool:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
-from grids.locate import locate_region
+from grids.locate import locate
 from grids.models import Level, Region, Role
 from grids.scoping import has_region_role, memberships, roles_of, sees_everything
 from grievances import deadlines
@@ -415,11 +415,11 @@ class ComplainantData:
     user: object | None = None
 
 
-def owning_centre_for(region: Region) -> Region:
+def owning_centre_id(level: str, region_id: int, parent_id: int | None) -> int:
     """The centre that owns a new case: the village (community) of a grid, else the region."""
-    if region.level == Level.GRID and region.parent_id:
-        return region.parent
-    return region
+    if level == Level.GRID and parent_id:
+        return parent_id
+    return region_id
 
 
 def grievance_submit(
@@ -445,13 +445,18 @@ def grievance_submit(
 
     A grid worker's report already settled on the spot (`settled_note`) enters as handled.
     """
+    located = None
     if region is None:
         if lng is None or lat is None:
             raise InvalidInput(_("Give a map point or choose a region."), field="region")
-        region = locate_region(lng, lat)
-        if region is None:
+        located = locate(lng, lat)
+        if located is None:
             raise InvalidInput(_("This point lies outside every region we serve."), field="lng")
     staff_report = _authenticated(user) and source != Source.RESIDENT_WEB
+    if located is not None and (staff_report or settled_note or not located.path):
+        # Role checks need the tree position; a resident's report needs only the path the
+        # index already holds, so the hot path asks the database nothing about regions.
+        region = Region.objects.get(pk=located.id)
     if staff_report and not has_region_role(user, region, STAFF_ROLES):
         raise NotAllowed(_("You can only report cases in your own area."), field="region")
     if settled_note and not (_authenticated(user) and has_region_role(user, region, GRID_ROLES)):
@@ -466,14 +471,19 @@ def grievance_submit(
         address=address,
         source=source,
         reporter=user if _authenticated(user) else None,
-        owning_centre=owning_centre_for(region),
         risk_petition=risk_petition,
         risk_extreme=risk_extreme,
         risk_group=risk_group,
     )
-    case.set_region(region)
+    if region is not None:
+        case.owning_centre_id = owning_centre_id(region.level, region.pk, region.parent_id)
+        case.set_region(region)
+    else:
+        case.owning_centre_id = owning_centre_id(located.level, located.id, located.parent_id)
+        case.set_region_path(located.id, located.path)
     case.priority = case.compute_priority()
-    with transaction.atomic():
+    # No savepoint when the caller already opened the transaction (the API adds photos).
+    with transaction.atomic(savepoint=False):
         case.save()
         people = complainants or []
         Complainant.objects.bulk_create(
@@ -495,7 +505,7 @@ def grievance_submit(
             user,
             "submit",
             public=True,
-            data={"region": region.code, "source": source},
+            data={"region": region.code if region else located.code, "source": source},
             attachments=attachments,
         )
         if settled_note:
@@ -720,9 +730,11 @@ def _centre_above(case: Grievance) -> Region | None:
     return centre.parent if centre.parent_id else None
 
 
-def grievance_escalate(case: Grievance, user, *, reason: str) -> Grievance:
-    """纵向吹哨: the centre a level up owns the case and triages it anew."""
-    check_act("escalate", case, user)
+def grievance_escalate(case: Grievance, user, *, reason: str, system: bool = False) -> Grievance:
+    """纵向吹哨: the centre a level up owns the case and triages it anew; by the centre, or
+    by the system (the SLA sweep, past the second threshold of a missed deadline)."""
+    if not system:
+        check_act("escalate", case, user)
     _require((reason or "").strip(), "reason")
 
     def change(c: Grievance):
@@ -744,7 +756,16 @@ def grievance_escalate(case: Grievance, user, *, reason: str) -> Grievance:
             "to_centre_name": above.name,
         }
 
-    return _run(case, user, "escalate", change, note=reason.strip(), public=True)
+    return _run(
+        case,
+        user,
+        "escalate",
+        change,
+        note=reason.strip(),
+        public=True,
+        skip_role_check=system,
+        actor_label=_("System") if system else None,
+    )
 
 
 def grievance_withdraw(case: Grievance, user, *, reason: str = "", via_tracking=False) -> Grievance:

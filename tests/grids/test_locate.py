@@ -155,3 +155,39 @@ def test_index_skips_unusable_rows():
     assert len(index) == 1
     assert index.locate(0.5, 0.5).code == "540500000000"
     assert BoundaryIndex([]).locate(0, 0) is None
+
+
+def test_the_index_carries_each_region_path_from_the_root(tree):
+    hit = locate(91.2, 29.7)
+    assert [level for level, _ in hit.path] == ["city", "county", "township", "village", "grid"]
+    assert hit.ancestor_id("township") == tree.town_a.pk
+    assert hit.parent_id == tree.village_a.pk
+
+
+def test_a_resident_report_fills_the_ancestor_columns_without_region_queries(
+    tree, django_assert_max_num_queries
+):
+    from grievances.models import Category, Grievance
+    from grievances.services import grievance_submit
+
+    category = Category.objects.get(code="hazard.road")
+    locate(91.2, 29.7)  # the index is built once per process, not per report
+    with django_assert_max_num_queries(6):
+        case = grievance_submit(
+            user=None,
+            title="t",
+            description="d",
+            category=category,
+            source="resident_web",
+            lng=91.2,
+            lat=29.7,
+        )
+    case = Grievance.objects.get(pk=case.pk)
+    assert (case.region_id, case.village_id, case.township_id, case.county_id, case.city_id) == (
+        tree.grid_a1.pk,
+        tree.village_a.pk,
+        tree.town_a.pk,
+        tree.county.pk,
+        tree.city.pk,
+    )
+    assert case.owning_centre_id == tree.village_a.pk
