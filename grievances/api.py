@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 from grids.api import RegionRefSerializer
 from grids.models import Region
 from grievances import selectors, services
-from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
+from grievances.attachments import MAX_PER_CASE, UploadError, check_image, save_upload
 from grievances.models import (
     Attachment,
     CaseEvent,
@@ -51,7 +51,7 @@ def error_response(exc: services.CaseError) -> Response:
         return Response({"detail": exc.message, "state": exc.state}, status=409)
     if isinstance(exc, services.NotAllowed):
         return Response({"detail": exc.message}, status=403)
-    return Response({exc.field or "non_field_errors": [exc.message]}, status=400)
+    return Response({exc.field or "non_field_errors": exc.message.split("\n")}, status=400)
 
 
 # --- Serializers ------------------------------------------------------------------------------
@@ -326,9 +326,23 @@ def _complainants_from(data) -> list[services.ComplainantData]:
     ]
 
 
+def check_photos(photos) -> None:
+    """Check (and re-encode) every photo before anything is written: a refusal names each
+    refused file and leaves nothing behind, not even files in storage."""
+    problems = []
+    for photo in photos:
+        try:
+            check_image(photo)
+        except UploadError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise services.InvalidInput("\n".join(problems), field="photos")
+
+
 def _submit(data, user, source) -> Grievance:
     """Create the case and its photos in one transaction; a bad photo fails the lot."""
     photos = data.get("photos", [])
+    check_photos(photos)
     with transaction.atomic():
         case = services.grievance_submit(
             user=user,
@@ -684,6 +698,10 @@ class GrievanceViewSet(
             return Response(
                 {"photos": [_("At most %(n)s photos per case.") % {"n": MAX_PER_CASE}]}, status=400
             )
+        try:
+            check_photos(photos)
+        except services.CaseError as exc:
+            return error_response(exc)
         saved = []
         try:
             with transaction.atomic():

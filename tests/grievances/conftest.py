@@ -125,3 +125,9 @@ def advance(case: Grievance, target: str, people) -> Grievance:
 
 def post_act(client: APIClient, case: Grievance, action: str, data: dict | None = None):
     return client.post(f"/api/v1/grievances/{case.pk}/{action}/", data or {}, format="json")
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    # Uploaded photos go to the test's own folder, never var/media.
+    settings.MEDIA_ROOT = str(tmp_path / "media")
