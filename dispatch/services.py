@@ -131,6 +131,16 @@ def is_lead_department_member(user, case: Grievance) -> bool:
 case_services.handler_checks.append(is_lead_department_member)
 
 
+def lead_department_label(user, case: Grievance) -> str | None:
+    lead = open_lead(case)
+    if lead is not None and lead.department_id in department_ids(user):
+        return lead.department.name
+    return None
+
+
+case_services.actor_labelers.append(lead_department_label)
+
+
 def _check_member(user, assignment: Assignment) -> None:
     if sees_everything(user):
         return
@@ -378,6 +388,14 @@ def follow_case(sender, grievance: Grievance, event, **kwargs) -> None:
             reason=event.note if action == "return" else "",
         )
         open_whistles.update(status=whistle_status, ended_at=now)
+    elif action == "report_in":
+        # The lead's report-in through the case itself (API or page) signs its assignment.
+        Assignment.objects.filter(
+            whistle__grievance=grievance,
+            whistle__status=Whistle.Status.OPEN,
+            role=Assignment.Role.LEAD,
+            status=Assignment.Status.PENDING,
+        ).update(status=Assignment.Status.REPORTED_IN, reported_in_at=now)
     elif action == "handle" and grievance.state == State.HANDLED:
         Assignment.objects.filter(
             whistle__grievance=grievance, role=Assignment.Role.LEAD, status__in=OPEN

@@ -57,6 +57,8 @@ class Shell:
             items.append(NavItem(_("Report a problem"), "/report/", "report"))
         if kind == "public":
             items.append(NavItem(_("Track my case"), "/track/", "track"))
+        if kind in ("admin", "centre_staff", "leader", "department_staff", "grid"):
+            items.append(NavItem(_("Cases"), "/cases/", "cases"))
         user = getattr(self.request, "user", None)
         if user is not None and user.is_authenticated and user.is_staff:
             items.append(NavItem(_("Django admin"), reverse("admin:index"), "admin"))

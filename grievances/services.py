@@ -19,7 +19,7 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
 from grids.locate import locate
@@ -91,6 +91,8 @@ handler_checks: list[Callable[[object, Grievance], bool]] = []
 # Dispatch to departments, provided by the dispatch app:
 # (case, user, *, department_ids, proposed, instructions) -> Grievance.
 department_dispatch: Callable[..., Grievance] | None = None
+# Names for whom an actor acts on a case (the dispatch app: "the lead department's name").
+actor_labelers: list[Callable[[object, Grievance], str | None]] = []
 
 
 def is_centre(user, case: Grievance) -> bool:
@@ -151,7 +153,7 @@ OPEN_FOR_ACTS = (
 RULES: dict[str, Rule] = {
     "accept": Rule(_any(is_centre), "accept", label=gettext_lazy("Accept")),
     "reject": Rule(_any(is_centre), "reject", label=gettext_lazy("Reject")),
-    "dispatch": Rule(_any(is_centre), "dispatch", label=gettext_lazy("Dispatch")),
+    "dispatch": Rule(_any(is_centre), "dispatch", label=pgettext_lazy("act", "Dispatch")),
     "report_in": Rule(_any(is_handler), "report_in", label=gettext_lazy("Report in")),
     "return": Rule(_any(is_handler), "return_case", label=gettext_lazy("Return")),
     "handle": Rule(_any(is_handler), "handle", label=gettext_lazy("Report the result")),
@@ -278,6 +280,10 @@ def _actor_label(user, case: Grievance) -> str:
         return _("%(centre)s governance centre") % {"centre": _acting_centre(user, case).name}
     if case.reporter_id == user.pk:
         return _("Reporter")
+    for labeler in actor_labelers:
+        label = labeler(user, case)
+        if label:
+            return label
     roles = roles_of(user)
     for role in (Role.LEADER, Role.GRID_LEADER, Role.GRID_WORKER, Role.GRID_POLICE):
         if role in roles:

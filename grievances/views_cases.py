@@ -1,13 +1,341 @@
-"""Placeholder: being written."""
+"""The staff case pages: the list of cases in the user's scope, a case's detail, its acts.
+
+Every case queryset goes through grievances.scoping.cases_for (404 outside the scope). The
+list filters with the API's GrievanceFilter; an act runs the API's own callable from
+grievances.api.ACTS with the input its serializer validated. Errors: NotAllowed → the 403
+page; WrongState → "this case has moved on" and back to the detail, which shows the new
+state; InvalidInput → the detail again (400) with the act's form open and the message next
+to its field.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Prefetch, Q
 from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from grids.models import Region
+from grids.scoping import scope_regions, sees_everything
+from grievances import selectors, services
+from grievances.api import ACTS
+from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
+from grievances.forms_cases import ACT_FORMS, ActForm, CaseFilter
+from grievances.models import CaseEvent, Grievance
+from grievances.scoping import cases_for
+
+PAGE_SIZE = 25
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ORDER = ("-created_at", "-id")
 
 
-def _missing(request, *args, **kwargs):
-    raise Http404
+# --- The list ------------------------------------------------------------------------------------
 
 
-report = report_done = track = case_list = case_detail = case_act = _missing
-attachment = thumbnail = _missing
+def _cursor(case: Grievance) -> str:
+    """A keyset position: microseconds since the epoch and the id, e.g. 1772416800000000.42"""
+    micros = (case.created_at - EPOCH) // timedelta(microseconds=1)
+    return f"{micros}.{case.pk}"
+
+
+def _parse_cursor(raw: str | None) -> tuple[datetime, int] | None:
+    try:
+        micros, pk = (raw or "").split(".")
+        return EPOCH + timedelta(microseconds=int(micros)), int(pk)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _page(qs, after: str | None, before: str | None) -> dict:
+    """One page of the newest-first keyset: rows, and cursors for older and newer pages.
+
+    No COUNT and no OFFSET: the cost stays the same on page 1 and page 1,000.
+    """
+    position = _parse_cursor(after) or _parse_cursor(before)
+    going_back = position is not None and _parse_cursor(after) is None
+    if position is None:
+        rows = list(qs.order_by(*ORDER)[: PAGE_SIZE + 1])
+        more, has_newer = len(rows) > PAGE_SIZE, False
+        rows = rows[:PAGE_SIZE]
+        has_older = more
+    elif not going_back:
+        at, pk = position
+        rows = list(
+            qs.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk)).order_by(*ORDER)[
+                : PAGE_SIZE + 1
+            ]
+        )
+        has_older, has_newer = len(rows) > PAGE_SIZE, True
+        rows = rows[:PAGE_SIZE]
+    else:
+        at, pk = position
+        rows = list(
+            qs.filter(Q(created_at__gt=at) | Q(created_at=at, pk__gt=pk)).order_by(
+                "created_at", "id"
+            )[: PAGE_SIZE + 1]
+        )
+        has_newer, has_older = len(rows) > PAGE_SIZE, True
+        rows = list(reversed(rows[:PAGE_SIZE]))
+    return {
+        "rows": rows,
+        "older": _cursor(rows[-1]) if rows and has_older else None,
+        "newer": _cursor(rows[0]) if rows and has_newer else None,
+        "is_first": not has_newer,
+    }
+
+
+def _region_options(user) -> list[Region]:
+    """Regions offered in the region filter: the user's scope regions and two levels below
+    them (bounded; any code can still be typed)."""
+    if sees_everything(user):
+        return list(
+            Region.objects.filter(level__in=["province", "city", "county"]).order_by(
+                "tree_id", "lft"
+            )[:200]
+        )
+    q = Q(pk__in=[])
+    for r in scope_regions(user):
+        q |= Q(tree_id=r.tree_id, lft__gte=r.lft, lft__lte=r.rght, mptt_level__lte=r.mptt_level + 2)
+    return list(
+        Region.objects.filter(q)
+        .only("pk", "name", "code", "level")
+        .order_by("tree_id", "lft")[:200]
+    )
+
+
+@login_required
+def case_list(request):
+    user = request.user
+    base = cases_for(user).select_related("category", "region")
+    case_filter = CaseFilter(request.GET, queryset=base, request=request)
+    case_filter.form.label_suffix = ""
+    page = _page(case_filter.qs, request.GET.get("after"), request.GET.get("before"))
+    context = {
+        "filter": case_filter,
+        "form": case_filter.form,
+        "page": page,
+        "cases": page["rows"],
+        "filtered": any(
+            v for k, v in request.GET.lists() if k not in ("after", "before") and any(v)
+        ),
+    }
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.history_restore_request:
+        response = render(request, "grievances/cases/_results.html", context)
+    else:
+        context["region_options"] = _region_options(user)
+        response = render(request, "grievances/cases/list.html", context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+# --- The detail ----------------------------------------------------------------------------------
+
+
+def _detail_queryset(user):
+    qs = cases_for(user).select_related(
+        "category",
+        "region",
+        "owning_centre__parent",
+        "handler_region",
+        "duplicate_of",
+        "rating",
+    )
+    prefetch = [
+        "complainants",
+        "attachments",
+        Prefetch(
+            "events",
+            queryset=CaseEvent.objects.select_related("actor").prefetch_related("attachments"),
+        ),
+    ]
+    if hasattr(Grievance, "whistles"):  # read through the reverse relation of dispatch
+        prefetch += ["whistles__centre", "whistles__issued_by", "whistles__assignments__department"]
+    return qs.prefetch_related(*prefetch)
+
+
+def _get_case(request, pk: int) -> Grievance:
+    return get_object_or_404(_detail_queryset(request.user), pk=pk)
+
+
+def _duration_rows(case: Grievance) -> list[dict]:
+    found = selectors.durations(case)
+    labels = {
+        "accept": _("Reported → accepted"),
+        "dispatch": _("Accepted → dispatched"),
+        "report_in": _("Dispatched → reported in"),
+        "handle": _("Dispatched → handled"),
+        "close": _("Reported → closed"),
+    }
+    return [
+        {
+            "key": key,
+            "label": label,
+            "wall": found["wall_clock"][key],
+            "work": found["working_time"][key],
+        }
+        for key, label in labels.items()
+        if found["wall_clock"][key] is not None
+    ]
+
+
+def _render_detail(request, case: Grievance, *, bound: ActForm | None = None, status: int = 200):
+    user = request.user
+    acts = []
+    for name in services.available_acts(case, user):
+        if name not in ACT_FORMS:
+            continue
+        form = bound if bound is not None and bound.name == name else None
+        acts.append(
+            {
+                "name": name,
+                "label": services.RULES[name].label,
+                "form": form or ACT_FORMS[name](case=case, user=user),
+                "open": form is not None,
+            }
+        )
+    events = list(case.events.all())  # oldest first: the case's story in order
+    context = {
+        "case": case,
+        "path": list(case.region.get_ancestors()),
+        "acts": acts,
+        "open_act": bound.name if bound is not None else "",
+        "show_personal": selectors.may_see_personal_data(user, case),
+        "complainants": list(case.complainants.all()),
+        "photos": list(case.attachments.all()),
+        "events": events,
+        "whistles": list(case.whistles.all()) if hasattr(case, "whistles") else [],
+        "durations": _duration_rows(case),
+        "max_photos": MAX_PER_CASE,
+        "map_tile_url": getattr(settings, "MAP_TILE_URL", ""),
+        "map_attribution": getattr(settings, "MAP_TILE_ATTRIBUTION", ""),
+    }
+    return render(request, "grievances/cases/detail.html", context, status=status)
+
+
+@login_required
+def case_detail(request, pk: int):
+    return _render_detail(request, _get_case(request, pk))
+
+
+# --- Acts ----------------------------------------------------------------------------------------
+
+
+class _FormInvalid(Exception):
+    pass
+
+
+def _moved_on(request, case: Grievance, exc: services.WrongState):
+    fresh = Grievance.objects.filter(pk=case.pk).first()
+    state = fresh.get_state_display() if fresh else ""
+    moved_on = _("This case has moved on.")
+    # The state messages say what the last sentence says; a precondition's (already
+    # suspended, no pending request…) adds something.
+    said = {moved_on} | {
+        _("This case is %(state)s: it cannot be done now.") % {"state": s.get_state_display()}
+        for s in (case, fresh)
+        if s is not None
+    }
+    parts = [moved_on]
+    if exc.message and exc.message not in said:
+        parts.append(exc.message)
+    if state:
+        parts.append(_("It is now “%(state)s”.") % {"state": state})
+    text = " ".join(parts)
+    messages.warning(request, text)
+    return redirect("case-detail", pk=case.pk)
+
+
+def _lead_report_in(case: Grievance, user, note: str):
+    """A case whistled to departments: the lead department signs through its assignment, so
+    the assignment and the case move together (dispatch.services.assignment_report_in)."""
+    if not hasattr(case, "whistles"):
+        return None
+    from dispatch import services as dispatch_services
+
+    lead = dispatch_services.open_lead(case)
+    if lead is None or lead.status != lead.Status.PENDING:
+        return None
+    if not (sees_everything(user) or lead.department_id in dispatch_services.department_ids(user)):
+        return None
+    return dispatch_services.assignment_report_in(lead, user, note=note)
+
+
+def _run_act(name: str, case: Grievance, user, form: ActForm) -> None:
+    """Validate with the act's serializer and run the API's callable; the photos and the act
+    commit together or not at all."""
+    input_class, call = ACTS[name]
+    serializer = input_class(data=form.api_data())
+    if not serializer.is_valid():
+        for field, errors in serializer.errors.items():
+            for error in errors if isinstance(errors, list) else [errors]:
+                form.add_error(form.field_for(field), str(error))
+        raise _FormInvalid
+    data = dict(serializer.validated_data)
+    photos = form.photos
+    saved = []
+    try:
+        with transaction.atomic():
+            if photos:
+                if case.attachments.count() + len(photos) > MAX_PER_CASE:
+                    raise services.InvalidInput(
+                        _("At most %(n)s photos per case.") % {"n": MAX_PER_CASE}, field="photos"
+                    )
+                for photo in photos:
+                    try:
+                        saved.append(save_upload(case, photo, user, public=form.photos_public()))
+                    except UploadError as exc:
+                        raise services.InvalidInput(str(exc), field="photos") from None
+                data["attachments"] = [a.pk for a in saved]
+            if name == "report_in" and _lead_report_in(case, user, data.get("note", "")):
+                return
+            call(case, user, data)
+    except BaseException:
+        # Rolled back: storage is not transactional, so remove the photos' files too.
+        for attachment in saved:
+            for stored in (attachment.file, attachment.thumbnail):
+                if stored and stored.name:
+                    stored.storage.delete(stored.name)
+        raise
+
+
+@login_required
+@require_POST
+def case_act(request, pk: int, name: str):
+    if name not in ACTS or name not in ACT_FORMS:
+        raise Http404
+    case = _get_case(request, pk)
+    user = request.user
+    try:
+        services.check_act(name, case, user)
+    except services.NotAllowed:
+        raise PermissionDenied from None
+    except services.WrongState as exc:
+        return _moved_on(request, case, exc)
+    form = ACT_FORMS[name](request.POST, request.FILES, case=case, user=user)
+    try:
+        if not form.is_valid():
+            raise _FormInvalid
+        _run_act(name, case, user, form)
+    except _FormInvalid:
+        return _render_detail(request, case, bound=form, status=400)
+    except services.NotAllowed:
+        raise PermissionDenied from None
+    except services.WrongState as exc:
+        return _moved_on(request, case, exc)
+    except services.InvalidInput as exc:
+        form.add_error(form.field_for(exc.field), exc.message)
+        # Nothing changed; read the case again all the same (a failed act may have touched
+        # the object in memory).
+        return _render_detail(request, _get_case(request, pk), bound=form, status=400)
+    messages.success(request, _("Done: %(act)s.") % {"act": services.RULES[name].label})
+    return redirect("case-detail", pk=case.pk)

@@ -202,3 +202,19 @@ def test_case_detail_query_count_does_not_grow_with_its_history(
         body = transport.get(f"/api/v1/grievances/{cid}/").json()
     assert len(body["events"]) >= 9
     assert "report_in" in body["available_transitions"]
+
+
+def test_report_in_through_the_case_signs_the_lead_assignment_and_names_the_department(
+    tree, people, depts
+):
+    cid = _accepted(people)
+    as_user(people.centre_staff).post(
+        f"/api/v1/grievances/{cid}/dispatch/", {"departments": [depts.transport.pk]}, format="json"
+    )
+    r = as_user(depts.staff.transport).post(
+        f"/api/v1/grievances/{cid}/report_in/", {}, format="json"
+    )
+    assert r.status_code == 200, r.json()
+    assert Assignment.objects.get(department=depts.transport).status == "reported_in"
+    event = [e for e in r.json()["events"] if e["action"] == "report_in"][0]
+    assert event["actor_label"] == "乃东区交通运输局"

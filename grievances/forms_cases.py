@@ -1,0 +1,484 @@
+"""Forms of the staff case pages: the list's filters and one form per act.
+
+The filters subclass the API's GrievanceFilter and only change labels and widgets: the
+filtering itself is written once, there. Each act form collects what a person types and
+turns it into the input of the API's act serializer (grievances.api.ACTS), so the page and
+the API run the same validation and the same service.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_filters import rest_framework as filters
+from django_filters.widgets import BooleanWidget
+
+from grids.models import Level, Region
+from grids.scoping import sees_everything
+from grievances import services
+from grievances.api import GrievanceFilter
+from grievances.attachments import MAX_PER_CASE
+from grievances.models import (
+    Category,
+    Complexity,
+    Grievance,
+    HandlingLevel,
+    RejectReason,
+    Source,
+    State,
+    Urgency,
+)
+
+# --- Filters of the case list -------------------------------------------------------------------
+
+
+class OverdueWidget(BooleanWidget):
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = (
+            ("", gettext_lazy("Any")),
+            ("true", gettext_lazy("Overdue only")),
+            ("false", gettext_lazy("Not overdue")),
+        )
+
+
+def category_choices() -> list[tuple[str, str]]:
+    rows = Category.objects.filter(active=True).order_by("tree_id", "lft")
+    return [(c.code, "\u2003" * c.mptt_level + c.name) for c in rows]
+
+
+class CaseFilter(GrievanceFilter):
+    """GrievanceFilter with the labels and widgets of a page; same filter methods."""
+
+    q = filters.CharFilter(
+        method="filter_text",
+        label=gettext_lazy("Search"),
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": gettext_lazy("Title, description, address or case code"),
+            }
+        ),
+    )
+    state = filters.MultipleChoiceFilter(
+        choices=State.choices, label=gettext_lazy("State"), widget=forms.CheckboxSelectMultiple
+    )
+    category = filters.ChoiceFilter(
+        method="filter_category",
+        choices=category_choices,
+        label=gettext_lazy("Category"),
+        empty_label=gettext_lazy("All categories"),
+    )
+    urgency = filters.MultipleChoiceFilter(
+        choices=Urgency.choices, label=gettext_lazy("Urgency"), widget=forms.CheckboxSelectMultiple
+    )
+    overdue = filters.BooleanFilter(
+        method="filter_overdue", label=gettext_lazy("Deadline"), widget=OverdueWidget
+    )
+    risk = filters.MultipleChoiceFilter(
+        method="filter_risk",
+        choices=[
+            ("petition", gettext_lazy("Petition risk")),
+            ("extreme", gettext_lazy("Risk of extreme acts")),
+            ("group", gettext_lazy("Group incident risk")),
+        ],
+        label=gettext_lazy("Risk"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    source = filters.MultipleChoiceFilter(
+        choices=Source.choices, label=gettext_lazy("Source"), widget=forms.CheckboxSelectMultiple
+    )
+    region = filters.CharFilter(
+        method="filter_region",
+        label=gettext_lazy("Region (code, with everything inside it)"),
+        widget=forms.TextInput(
+            attrs={"list": "case-region-options", "inputmode": "numeric", "autocomplete": "off"}
+        ),
+    )
+
+
+# --- Act forms ------------------------------------------------------------------------------------
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class PhotosField(forms.FileField):
+    """Several photos in one input; each is checked by content when it is saved."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"})
+        )
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            files = [single(d, initial) for d in data if d]
+        else:
+            files = [single(data, initial)] if data else []
+        if len(files) > MAX_PER_CASE:
+            raise forms.ValidationError(_("At most %(n)s photos per case.") % {"n": MAX_PER_CASE})
+        return files
+
+
+def _textarea(rows: int = 3) -> forms.Textarea:
+    return forms.Textarea(attrs={"rows": rows})
+
+
+class ActForm(forms.Form):
+    """One act's form. `api_data()` is the input of the act's serializer in api.ACTS."""
+
+    name = ""
+    template_name_act = "grievances/cases/acts/_fields.html"
+    # Field names the service or the serializer may name in an error, mapped to this form's.
+    error_fields: dict[str, str] = {}
+    submit_label = gettext_lazy("Confirm")
+
+    def __init__(self, *args, case: Grievance, user, **kwargs):
+        kwargs.setdefault("auto_id", f"act-{self.name}-%s")
+        super().__init__(*args, **kwargs)
+        self.case = case
+        self.user = user
+
+    def api_data(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k != "photos"}
+
+    @property
+    def photos(self) -> list:
+        return self.cleaned_data.get("photos") or [] if hasattr(self, "cleaned_data") else []
+
+    def photos_public(self) -> bool:
+        return False
+
+    def field_for(self, name: str | None) -> str | None:
+        """The field of this form an error about `name` belongs next to (None: the form)."""
+        if not name:
+            return None
+        name = self.error_fields.get(name, name)
+        return name if name in self.fields else None
+
+
+class NoteForm(ActForm):
+    note = forms.CharField(
+        label=gettext_lazy("Note"), required=False, max_length=5000, widget=_textarea(2)
+    )
+
+
+class ReasonForm(ActForm):
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=5000, widget=_textarea())
+
+
+class OptionalReasonForm(ActForm):
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"), required=False, max_length=5000, widget=_textarea(2)
+    )
+
+
+class AcceptForm(NoteForm):
+    name = "accept"
+    complexity = forms.ChoiceField(
+        label=gettext_lazy("Complexity"),
+        choices=Complexity.choices,
+        initial=Complexity.SIMPLE,
+        widget=forms.RadioSelect,
+    )
+    handling_level = forms.ChoiceField(
+        label=gettext_lazy("Handling level"),
+        choices=[
+            ("", gettext_lazy("By complexity (小事不出村、大事不出乡)")),
+            *HandlingLevel.choices,
+        ],
+        required=False,
+        help_text=gettext_lazy("Simple: village; complex: township; difficult: county."),
+    )
+    field_order = ["complexity", "handling_level", "note"]
+
+    def api_data(self) -> dict:
+        data = super().api_data()
+        if not data.get("handling_level"):
+            data.pop("handling_level", None)
+        return data
+
+
+class RejectForm(ActForm):
+    name = "reject"
+    submit_label = gettext_lazy("Reject the case")
+    reason_code = forms.ChoiceField(
+        label=gettext_lazy("Reason"),
+        choices=[("", "—"), *RejectReason.choices],
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Explanation shown to the reporter"),
+        required=False,
+        max_length=5000,
+        widget=_textarea(),
+    )
+    duplicate_of = forms.CharField(
+        label=gettext_lazy("Duplicate of (case code)"),
+        required=False,
+        max_length=40,
+        help_text=gettext_lazy("For a duplicate: the code of the case it repeats."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def api_data(self) -> dict:
+        data = super().api_data()
+        if not data.get("duplicate_of"):
+            data.pop("duplicate_of", None)
+        return data
+
+
+class DispatchForm(ActForm):
+    """Whistle departments (a lead and assisting ones), take the routing proposal, or send
+    the case down to a grid or village inside the owning centre."""
+
+    name = "dispatch"
+    template_name_act = "grievances/cases/acts/dispatch.html"
+    MODE_DEPARTMENTS, MODE_PROPOSED, MODE_REGION = "departments", "proposed", "region"
+    # A long list of grids becomes a code field rather than a huge select.
+    MAX_REGION_OPTIONS = 300
+    error_fields = {"departments": "lead", "proposed": "mode"}
+    submit_label = gettext_lazy("Dispatch")
+
+    mode = forms.ChoiceField(label=gettext_lazy("Dispatch to"), widget=forms.RadioSelect)
+    lead = forms.ModelChoiceField(
+        label=gettext_lazy("Lead department"), queryset=Region.objects.none(), required=False
+    )
+    assisting = forms.ModelMultipleChoiceField(
+        label=gettext_lazy("Assisting departments"),
+        queryset=Region.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    to_region = forms.ModelChoiceField(
+        label=gettext_lazy("Grid or village"),
+        queryset=Region.objects.none(),
+        required=False,
+        to_field_name="code",
+    )
+    note = forms.CharField(
+        label=gettext_lazy("Instructions"), required=False, max_length=5000, widget=_textarea(2)
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from dispatch.models import Department  # the page reads dispatch's departments
+        from dispatch.services import propose
+
+        case = self.case
+        served = [r.pk for r in case.region.get_ancestors(include_self=True)]
+        departments = Department.objects.filter(region_id__in=served, active=True).order_by(
+            "region__lft", "name"
+        )
+        self.fields["lead"].queryset = departments
+        self.fields["lead"].empty_label = "—"
+        self.fields["assisting"].queryset = departments
+        centre = case.owning_centre
+        regions = Region.objects.filter(
+            tree_id=centre.tree_id,
+            lft__gte=centre.lft,
+            lft__lte=centre.rght,
+            level__in=[Level.VILLAGE, Level.GRID],
+        ).order_by("lft")
+        field = self.fields["to_region"]
+        field.queryset = regions
+        field.empty_label = "—"
+        field.label_from_instance = lambda r: ("\u2003" if r.level == Level.GRID else "") + r.name
+        field.initial = (
+            case.region.code if case.region.level in (Level.GRID, Level.VILLAGE) else None
+        )
+        if regions[: self.MAX_REGION_OPTIONS + 1].count() > self.MAX_REGION_OPTIONS:
+            field.widget = forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"})
+            field.help_text = _("The grid or village code.")
+        self.proposal = propose(case)
+        modes = [(self.MODE_DEPARTMENTS, _("Departments (横向吹哨)"))]
+        if self.proposal.lead:
+            modes.insert(0, (self.MODE_PROPOSED, _("The routing proposal")))
+        modes.append((self.MODE_REGION, _("A grid or village, on the spot")))
+        self.fields["mode"].choices = modes
+        self.fields["mode"].initial = modes[0][0]
+        self.has_departments = departments.exists()
+
+    def clean(self):
+        data = super().clean()
+        mode = data.get("mode")
+        if mode == self.MODE_DEPARTMENTS:
+            lead = data.get("lead")
+            if not lead:
+                self.add_error("lead", _("Choose the lead department."))
+            elif lead in (data.get("assisting") or []):
+                self.add_error("assisting", _("The lead department cannot also assist."))
+        elif mode == self.MODE_REGION and not data.get("to_region"):
+            self.add_error("to_region", _("Choose the grid or village that will handle it."))
+        return data
+
+    def api_data(self) -> dict:
+        data = self.cleaned_data
+        out = {"note": data.get("note", "")}
+        if data["mode"] == self.MODE_PROPOSED:
+            out["proposed"] = True
+        elif data["mode"] == self.MODE_REGION:
+            out["to_region"] = data["to_region"].code
+        else:
+            out["departments"] = [data["lead"].pk, *(d.pk for d in data.get("assisting") or [])]
+        return out
+
+
+class ReportInForm(NoteForm):
+    name = "report_in"
+    submit_label = gettext_lazy("Sign for the case")
+
+
+class ReturnForm(ReasonForm):
+    name = "return"
+    submit_label = gettext_lazy("Return to the centre")
+
+
+class HandleForm(ActForm):
+    name = "handle"
+    submit_label = gettext_lazy("Report the result")
+    error_fields = {"attachments": "photos"}
+    result = forms.CharField(
+        label=gettext_lazy("What was done"), max_length=5000, widget=_textarea(4)
+    )
+    photos = PhotosField(label=gettext_lazy("Photos (evidence)"))
+
+    def photos_public(self) -> bool:
+        # The result is shown to the reporter, and so is its evidence.
+        return True
+
+
+class RedoForm(ReasonForm):
+    name = "redo"
+
+
+class VerifyForm(NoteForm):
+    name = "verify"
+    submit_label = gettext_lazy("Verify and close")
+
+
+class ReopenForm(ReasonForm):
+    name = "reopen"
+
+
+class EscalateForm(ReasonForm):
+    name = "escalate"
+    submit_label = gettext_lazy("Escalate to the centre above")
+
+
+class WithdrawForm(OptionalReasonForm):
+    name = "withdraw"
+
+
+class MediateForm(NoteForm):
+    name = "mediate"
+
+
+class SuspendForm(ReasonForm):
+    name = "suspend"
+
+
+class ResumeForm(NoteForm):
+    name = "resume"
+
+
+class ExtendForm(ActForm):
+    """The handler asks for days (with a reason); the centre approves or refuses a pending
+    request, or grants days itself."""
+
+    name = "extend"
+    template_name_act = "grievances/cases/acts/extend.html"
+    DECIDE, GRANT, REQUEST = "decide", "grant", "request"
+
+    days = forms.IntegerField(
+        label=gettext_lazy("Working days"), min_value=1, max_value=60, required=False
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"), required=False, max_length=2000, widget=_textarea(2)
+    )
+    decision = forms.ChoiceField(
+        choices=[("approve", "approve"), ("refuse", "refuse")],
+        required=False,
+        widget=forms.HiddenInput,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        case, user = self.case, self.user
+        centre = services.is_centre(user, case) or sees_everything(user)
+        if centre and case.extension_requested_days:
+            self.mode = self.DECIDE
+            self.fields["days"].help_text = _("Leave empty to grant the days asked for.")
+            self.fields["reason"].label = _("Note")
+        elif centre:
+            self.mode = self.GRANT
+            self.fields["days"].required = True
+        else:
+            self.mode = self.REQUEST
+            self.fields["days"].required = True
+            self.fields["reason"].required = True
+
+    def clean(self):
+        data = super().clean()
+        if self.mode == self.DECIDE and data.get("decision") not in ("approve", "refuse"):
+            raise forms.ValidationError(_("Approve or refuse the request."))
+        return data
+
+    def api_data(self) -> dict:
+        data = self.cleaned_data
+        out = {"reason": data.get("reason", "")}
+        if data.get("days"):
+            out["days"] = data["days"]
+        if self.mode == self.DECIDE:
+            out["approve"] = data["decision"] == "approve"
+        return out
+
+
+class UrgeForm(NoteForm):
+    name = "urge"
+
+
+class SuperviseForm(NoteForm):
+    name = "supervise"
+
+
+class ProgressNoteForm(ActForm):
+    name = "note"
+    submit_label = gettext_lazy("Add the note")
+    error_fields = {"attachments": "photos"}
+    note = forms.CharField(label=gettext_lazy("Note"), max_length=5000, widget=_textarea(3))
+    public = forms.BooleanField(label=gettext_lazy("Show to the reporter"), required=False)
+    photos = PhotosField(label=gettext_lazy("Photos"))
+
+    def photos_public(self) -> bool:
+        return bool(self.cleaned_data.get("public"))
+
+
+ACT_FORMS: dict[str, type[ActForm]] = {
+    form.name: form
+    for form in (
+        AcceptForm,
+        RejectForm,
+        DispatchForm,
+        ReportInForm,
+        ReturnForm,
+        HandleForm,
+        RedoForm,
+        VerifyForm,
+        ReopenForm,
+        EscalateForm,
+        WithdrawForm,
+        MediateForm,
+        SuspendForm,
+        ResumeForm,
+        ExtendForm,
+        UrgeForm,
+        SuperviseForm,
+        ProgressNoteForm,
+    )
+}
