@@ -48,6 +48,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
     path("", include("grievances.urls")),
+    path("", include("dispatch.urls")),
     path("", include("grids.urls")),
 ]
 

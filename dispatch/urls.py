@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from dispatch import views
+
+urlpatterns = [
+    path("console/", views.console, name="console"),
+    path("console/dispatch/", views.console_bulk_dispatch, name="console-bulk-dispatch"),
+    path("inbox/", views.inbox, name="inbox"),
+]
