@@ -106,6 +106,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "grids.context_processors.shell",
+                "dispatch.notifications.unread_count",
             ],
         },
     }
@@ -201,7 +202,17 @@ CELERY_BEAT_SCHEDULE: dict = {
     # The sweeper: hands over whatever the outbox still holds (a publish that failed, a
     # worker that died mid-task). This is what guarantees progress.
     "relay-outbox": {"task": "grievances.tasks.relay_outbox", "schedule": 60.0},
+    # Missed report-in and handling deadlines: supervise once per threshold, escalate later.
+    "sla-sweep": {"task": "dispatch.tasks.sweep_sla", "schedule": 60.0},
+    # Email and SMS deliveries, with retries; puts back deliveries stuck in "sending".
+    "deliver-notifications": {"task": "dispatch.tasks.deliver_notifications", "schedule": 60.0},
 }
+# How late (in working hours past a missed deadline) a case escalates to the centre above.
+SLA_ESCALATE_AFTER_WORKING_HOURS = env_float("SLA_ESCALATE_AFTER_WORKING_HOURS", 7)
+# Public address of the site, for links in e-mail and SMS.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Where text messages go: the console by default; an SMS gateway's backend in production.
+SMS_BACKEND = env_str("SMS_BACKEND", "grievances.sms.ConsoleBackend")
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "grids.User"

@@ -38,6 +38,7 @@ api_v1 = [
         dispatch_api.GrievanceWhistlesView.as_view(),
         name="grievance-whistles",
     ),
+    path("", include("dispatch.urls_api")),
     path("", include(router.urls)),
 ]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from grids.models import Region
@@ -140,6 +142,17 @@ class Whistle(models.Model):
         return f"{self.grievance_id} → {self.centre.name}"
 
 
+OPEN_ASSIGNMENT = ["pending", "reported_in"]
+# Conditions of the SLA sweep's partial indexes (see Assignment.Meta.indexes).
+SLA_REPORT_IN_OPEN = Q(status="pending", role="lead") & (
+    Q(report_in_supervised_for__isnull=True) | Q(report_in_supervised_for__lt=F("report_in_due_at"))
+)
+SLA_HANDLE_OPEN = Q(status__in=OPEN_ASSIGNMENT, role="lead") & (
+    Q(handle_supervised_for__isnull=True) | Q(handle_supervised_for__lt=F("handle_due_at"))
+)
+SLA_ESCALATE_OPEN = Q(status__in=OPEN_ASSIGNMENT, role="lead", escalate_at__isnull=False)
+
+
 class Assignment(models.Model):
     class Role(models.TextChoices):
         LEAD = "lead", _("Lead")
@@ -169,6 +182,26 @@ class Assignment(models.Model):
     reported_in_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(_("reason"), blank=True)
+    # What the SLA sweep (dispatch/sla.py) has done. A mark holds the deadline value that
+    # was supervised, not a flag: an extension or a resume moves the deadline past the mark,
+    # the row re-enters the sweep's partial index, and the new deadline can be supervised
+    # when it is missed in turn. Never twice for one value, whoever runs the sweep.
+    report_in_supervised_for = models.DateTimeField(
+        _("report-in deadline supervised"), null=True, blank=True, editable=False
+    )
+    handle_supervised_for = models.DateTimeField(
+        _("handling deadline supervised"), null=True, blank=True, editable=False
+    )
+    escalate_at = models.DateTimeField(
+        _("escalate automatically at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Set when a missed deadline is supervised; checked again before escalating."),
+    )
+    escalated_at = models.DateTimeField(
+        _("escalated automatically at"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("assignment")
@@ -190,6 +223,16 @@ class Assignment(models.Model):
                 fields=["department", "status"],
                 name="as_department_status",
             ),
+            # The SLA sweep's candidates: open lead assignments whose current deadline has
+            # not been supervised yet, and those waiting for automatic escalation. The sweep
+            # filters with these very conditions so that the planner can use the indexes.
+            models.Index(
+                fields=["report_in_due_at"], name="as_sla_report_in", condition=SLA_REPORT_IN_OPEN
+            ),
+            models.Index(fields=["handle_due_at"], name="as_sla_handle", condition=SLA_HANDLE_OPEN),
+            models.Index(
+                fields=["escalate_at"], name="as_sla_escalate", condition=SLA_ESCALATE_OPEN
+            ),
         ]
 
     def __str__(self) -> str:
@@ -198,3 +241,114 @@ class Assignment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in (self.Status.PENDING, self.Status.REPORTED_IN)
+
+
+# --- Notifications ------------------------------------------------------------------------
+
+
+class Notification(models.Model):
+    """One user's notice of one case event (in-app); emails and SMS are its deliveries.
+
+    Unique per (recipient, event): the relay that writes these may run an event twice (a
+    retry after a crash), and a person is still told once.
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recipient"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,  # the composite indexes below start with it
+    )
+    grievance = models.ForeignKey(
+        "grievances.Grievance",
+        verbose_name=_("case"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    event = models.ForeignKey(
+        "grievances.CaseEvent",
+        verbose_name=_("case event"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    kind = models.CharField(_("kind"), max_length=30)
+    title = models.CharField(_("title"), max_length=255)
+    body = models.TextField(_("text"), blank=True)
+    url = models.CharField(_("link"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "event"], name="one_notice_per_event")
+        ]
+        indexes = [
+            models.Index(fields=["recipient", "-created_at", "-id"], name="nt_recipient_created"),
+            # The header bell counts these on every page: unread rows only.
+            models.Index(
+                fields=["recipient", "-created_at"],
+                name="nt_recipient_unread",
+                condition=Q(read_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} · {self.title}"
+
+
+class Delivery(models.Model):
+    """Sending one notification by email or SMS: claimed, sent, retried, recorded."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+
+    notification = models.ForeignKey(
+        Notification,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,  # the unique (notification, channel) index starts with it
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    address = models.CharField(_("address"), max_length=254)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notification", "channel"], name="one_delivery_per_channel"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], name="dl_pending_due", condition=Q(status="pending")
+            ),
+            models.Index(
+                fields=["claimed_at"], name="dl_sending_claimed", condition=Q(status="sending")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} → {self.address} ({self.get_status_display()})"

@@ -1,0 +1,90 @@
+"""Text messages to residents (the tracking code after a report), behind a pluggable backend.
+
+`settings.SMS_BACKEND` names the class (dotted path); it has one method, `send(phone, text)`.
+Shipped: `ConsoleBackend` (the default: logs the message, for development and for sites with
+no SMS gateway yet) and `LocmemBackend` (keeps messages in `outbox`, for tests). A gateway
+(Aliyun, Tencent Cloud, a provincial platform) is one more class with the same method.
+
+Sending never fails the caller: a report is saved whether or not the gateway answers, so
+`send_sms` catches and logs every error. (Later a Celery task sends from the outbox with
+retries; for now the intake view sends on commit.)
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BACKEND = "grievances.sms.ConsoleBackend"
+
+
+@dataclass
+class SmsMessage:
+    phone: str
+    text: str
+    sent_at: datetime = field(default_factory=timezone.now)
+
+
+# LocmemBackend's messages, oldest first. Tests empty it (`outbox.clear()`).
+outbox: list[SmsMessage] = []
+
+
+class BaseBackend:
+    def send(self, phone: str, text: str) -> None:
+        raise NotImplementedError
+
+
+class ConsoleBackend(BaseBackend):
+    """Writes the message to stdout and the log instead of sending it."""
+
+    def send(self, phone: str, text: str) -> None:
+        log.info("SMS to %s: %s", phone, text)
+        sys.stdout.write(f"SMS to {phone}: {text}\n")
+        sys.stdout.flush()
+
+
+class LocmemBackend(BaseBackend):
+    """Keeps messages in `grievances.sms.outbox` (tests)."""
+
+    def send(self, phone: str, text: str) -> None:
+        outbox.append(SmsMessage(phone=phone, text=text))
+
+
+def get_backend() -> BaseBackend:
+    return import_string(getattr(settings, "SMS_BACKEND", DEFAULT_BACKEND))()
+
+
+def send_sms(phone: str, text: str) -> bool:
+    """Send one message; True when the backend took it. Errors are logged, never raised."""
+    if not phone:
+        return False
+    try:
+        get_backend().send(phone, text)
+    except Exception:  # noqa: BLE001 - any gateway or configuration error: the report stands
+        log.exception("could not send an SMS to %s", mask(phone))
+        return False
+    return True
+
+
+def send_sms_on_commit(phone: str, text: str) -> None:
+    """Send once the current transaction commits (at once outside a transaction)."""
+    transaction.on_commit(lambda: send_sms(phone, text))
+
+
+def mask(phone: str) -> str:
+    """138****1234: enough for the sender to recognise the number, not for others to use."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    if len(digits) <= 7:
+        return "*" * (len(digits) - 4) + digits[-4:]
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
