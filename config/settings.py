@@ -198,14 +198,19 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 OUTBOX_KICK_WINDOW = env_float("OUTBOX_KICK_WINDOW", 0.1)
 OUTBOX_BROKER_BACKOFF = env_float("OUTBOX_BROKER_BACKOFF", 15.0)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# How often beat runs the sweeps (seconds); tests with a real beat make it short.
+SWEEP_SECONDS = env_float("FENGQIAO_SWEEP_SECONDS", 60.0)
 CELERY_BEAT_SCHEDULE: dict = {
     # The sweeper: hands over whatever the outbox still holds (a publish that failed, a
     # worker that died mid-task). This is what guarantees progress.
-    "relay-outbox": {"task": "grievances.tasks.relay_outbox", "schedule": 60.0},
+    "relay-outbox": {"task": "grievances.tasks.relay_outbox", "schedule": SWEEP_SECONDS},
     # Missed report-in and handling deadlines: supervise once per threshold, escalate later.
-    "sla-sweep": {"task": "dispatch.tasks.sweep_sla", "schedule": 60.0},
+    "sla-sweep": {"task": "dispatch.tasks.sweep_sla", "schedule": SWEEP_SECONDS},
     # Email and SMS deliveries, with retries; puts back deliveries stuck in "sending".
-    "deliver-notifications": {"task": "dispatch.tasks.deliver_notifications", "schedule": 60.0},
+    "deliver-notifications": {
+        "task": "dispatch.tasks.deliver_notifications",
+        "schedule": SWEEP_SECONDS,
+    },
 }
 # How late (in working hours past a missed deadline) a case escalates to the centre above.
 SLA_ESCALATE_AFTER_WORKING_HOURS = env_float("SLA_ESCALATE_AFTER_WORKING_HOURS", 7)

@@ -11,4 +11,4 @@ class DispatchConfig(AppConfig):
     def ready(self) -> None:
         # Registers the department handler check, the dispatch entry point and the
         # receiver that keeps whistles in step with the case.
-        from dispatch import notifications, services  # noqa: F401
+        from dispatch import notifications, routing, services  # noqa: F401

@@ -172,9 +172,12 @@ def whistle_dispatch(
     departments: list[Department] | None = None,
     proposed: bool = False,
     instructions: str = "",
+    system: bool = False,
 ) -> Grievance:
-    """横向吹哨: the centre calls a lead department and assisting ones (lead first)."""
-    case_services.check_act("dispatch", case, user)
+    """横向吹哨: the centre calls a lead department and assisting ones (lead first); or the
+    system, for a routing rule that dispatches automatically."""
+    if not system:
+        case_services.check_act("dispatch", case, user)
     if proposed:
         proposal = propose(case)
         if proposal.conflict:
@@ -223,7 +226,9 @@ def whistle_dispatch(
             "proposed": proposed,
         }
 
-    return case_services.grievance_dispatch(case, user, assign=assign, note=instructions)
+    return case_services.grievance_dispatch(
+        case, user, assign=assign, note=instructions, system=system
+    )
 
 
 def whistle_dispatch_by_ids(

@@ -541,8 +541,10 @@ def grievance_accept(
     complexity: str = "",
     handling_level: str = "",
     note: str = "",
+    system: bool = False,
 ) -> Grievance:
-    """Triage: set complexity (简单/复杂/疑难) and the handling level, then accept."""
+    """Triage: set complexity (简单/复杂/疑难) and the handling level, then accept; by the
+    centre, or by the system when a routing rule dispatches its category automatically."""
     if complexity and complexity not in Complexity.values:
         raise InvalidInput(_("Choose simple, complex or difficult."), field="complexity")
     if handling_level and handling_level not in HandlingLevel.values:
@@ -554,7 +556,16 @@ def grievance_accept(
         c.accepted_at = timezone.now()
         return {"complexity": c.complexity, "handling_level": c.handling_level}
 
-    return _run(case, user, "accept", change, note=note, public=True)
+    return _run(
+        case,
+        user,
+        "accept",
+        change,
+        note=note,
+        public=True,
+        skip_role_check=system,
+        actor_label=_("System") if system else None,
+    )
 
 
 def _default_level(case: Grievance) -> str:
@@ -614,10 +625,12 @@ def grievance_dispatch(
     to_region: Region | None = None,
     note: str = "",
     assign: Callable[[Grievance], dict] | None = None,
+    system: bool = False,
 ) -> Grievance:
     """Dispatch: down to a grid or village for on-the-spot handling, or (through `assign`,
     given by the dispatch app) to departments. The clock starts here."""
-    check_act("dispatch", case, user)
+    if not system:
+        check_act("dispatch", case, user)
     if assign is None:
         _require(to_region, "to_region", _("Choose the grid or village that will handle it."))
         if to_region.level not in (Level.GRID, Level.VILLAGE):
@@ -647,7 +660,16 @@ def grievance_dispatch(
         data["handle_due_at"] = c.handle_due_at.isoformat()
         return data
 
-    return _run(case, user, "dispatch", change, note=note, public=True)
+    return _run(
+        case,
+        user,
+        "dispatch",
+        change,
+        note=note,
+        public=True,
+        skip_role_check=system,
+        actor_label=_("System") if system else None,
+    )
 
 
 def grievance_report_in(case: Grievance, user, *, note: str = "") -> Grievance:

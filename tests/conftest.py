@@ -15,10 +15,11 @@ from urllib.parse import urlparse
 import pytest
 from django.db import connection
 
+from dispatch.models import Department, DepartmentMembership
 from grids.locate import reset_index
 from grids.models import Role
 from grievances.outbox import kicker
-from tests.factories import make_member, region_with_box
+from tests.factories import UserFactory, make_member, region_with_box
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -123,4 +124,36 @@ def people(tree):
         leader=make_member("leader", tree.county, Role.LEADER),
         outsider=make_member("outsider", tree.other_county, Role.CENTRE_STAFF),
         sibling_staff=make_member("sibling_staff", tree.town_b, Role.CENTRE_STAFF),
+    )
+
+
+@pytest.fixture
+def depts(tree):
+    """Departments of the tree's county and township, one staff member each."""
+    transport = Department.objects.create(
+        name="乃东区交通运输局", code="nd-transport", region=tree.county
+    )
+    labour = Department.objects.create(
+        name="乃东区劳动保障监察大队", code="nd-labour", region=tree.county
+    )
+    police = Department.objects.create(name="泽当派出所", code="zd-police", region=tree.town_a)
+    other = Department.objects.create(
+        name="乡城县交通运输局", code="xc-transport", region=tree.other_county
+    )
+    staff = {}
+    for key, dept in (
+        ("transport", transport),
+        ("labour", labour),
+        ("police", police),
+        ("other", other),
+    ):
+        user = UserFactory(username=f"{key}_staff")
+        DepartmentMembership.objects.create(user=user, department=dept)
+        staff[key] = user
+    return SimpleNamespace(
+        transport=transport,
+        labour=labour,
+        police=police,
+        other=other,
+        staff=SimpleNamespace(**staff),
     )

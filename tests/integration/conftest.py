@@ -207,4 +207,36 @@ def worker(broker, transactional_db, tmp_path):
     w.stop()
 
 
+class Beat(Worker):
+    """celery beat with the sweeps every second, against the same broker and database."""
+
+    def env(self) -> dict:
+        return {**super().env(), "FENGQIAO_SWEEP_SECONDS": "1"}
+
+    def start(self) -> None:
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO"],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(
+            lambda: b"beat: Starting" in self.log_path.read_bytes() or self.proc.poll() is not None,
+            60,
+            what="celery beat to start",
+        )
+        if self.proc.poll() is not None:
+            raise AssertionError("beat died:\n" + self.log_path.read_text()[-3000:])
+
+
+@pytest.fixture
+def beat(broker, transactional_db, tmp_path):
+    b = Beat(broker, tmp_path / "beat.log")
+    b.start()
+    yield b
+    b.stop()
+
+
 __all__ = ["settings", "wait_for"]
