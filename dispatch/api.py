@@ -144,6 +144,7 @@ class WhistleSerializer(serializers.ModelSerializer):
         ]
 
     def get_assignments(self, obj) -> list[dict]:
+        when = serializers.DateTimeField()  # the API's time zone and format
         return [
             {
                 "id": a.pk,
@@ -151,10 +152,16 @@ class WhistleSerializer(serializers.ModelSerializer):
                 "department_id": a.department_id,
                 "role": a.role,
                 "status": a.status,
-                "report_in_due_at": a.report_in_due_at,
-                "handle_due_at": a.handle_due_at,
-                "reported_in_at": a.reported_in_at,
-                "finished_at": a.finished_at,
+                "report_in_due_at": when.to_representation(a.report_in_due_at)
+                if a.report_in_due_at
+                else None,
+                "handle_due_at": when.to_representation(a.handle_due_at)
+                if a.handle_due_at
+                else None,
+                "reported_in_at": when.to_representation(a.reported_in_at)
+                if a.reported_in_at
+                else None,
+                "finished_at": when.to_representation(a.finished_at) if a.finished_at else None,
                 "reason": a.reason,
             }
             for a in obj.assignments.all()

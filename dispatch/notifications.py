@@ -36,7 +36,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
-from dispatch.models import Assignment, Delivery, DepartmentMembership, Notification
+from dispatch.models import Assignment, Delivery, DepartmentMembership, Notification, Whistle
 from grids.models import Membership, Region, Role, User
 from grievances.models import CaseEvent, Grievance
 from grievances.tasks import on_event
@@ -124,7 +124,16 @@ def _department_members(department_ids: Iterable[int]) -> set[int]:
 
 
 def _centre(case: Grievance) -> set[int]:
-    return _region_staff([case.owning_centre_id], CENTRE_ROLES)
+    """Staff of the owning centre and of the centre that blew the latest whistle (a county
+    centre whistling on a village's case hears its department's answers)."""
+    whistled = (
+        Whistle.objects.filter(grievance=case)
+        .order_by("-id")
+        .values_list("centre_id", flat=True)
+        .first()
+    )
+    centres = {case.owning_centre_id} | ({whistled} if whistled else set())
+    return _region_staff(list(centres), CENTRE_ROLES)
 
 
 def _handler(case: Grievance) -> set[int]:

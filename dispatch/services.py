@@ -200,8 +200,13 @@ def whistle_dispatch(
 
     def assign(c: Grievance) -> dict:
         now = timezone.now()
+        # The centre that blows the whistle: the acting one (a county centre whistling on a
+        # village's case is the county centre).
+        centre = (
+            c.owning_centre if system or user is None else case_services._acting_centre(user, c)
+        )
         whistle = Whistle.objects.create(
-            grievance=c, centre=c.owning_centre, issued_by=user, instructions=instructions
+            grievance=c, centre=centre, issued_by=user, instructions=instructions
         )
         report_in_due = deadlines.report_in_due(c, now)
         handle_due = deadlines.handle_due(c, now)

@@ -25,8 +25,8 @@ from rest_framework.views import APIView
 
 from grids.api import RegionRefSerializer
 from grids.models import Region
-from grievances import selectors, services
-from grievances.attachments import MAX_PER_CASE, UploadError, check_image, save_upload
+from grievances import intake, selectors, services
+from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
 from grievances.models import (
     Attachment,
     CaseEvent,
@@ -317,59 +317,6 @@ class PublicGrievanceCreateSerializer(GrievanceCreateSerializer):
 class TrackedSerializer(serializers.Serializer):
     tracking_code = serializers.CharField()
     title = serializers.CharField()
-
-
-def _complainants_from(data) -> list[services.ComplainantData]:
-    return [
-        services.ComplainantData(name=c["name"], phone=c["phone"], id_number=c["id_number"])
-        for c in data.get("complainants", [])
-    ]
-
-
-def check_photos(photos) -> None:
-    """Check (and re-encode) every photo before anything is written: a refusal names each
-    refused file and leaves nothing behind, not even files in storage."""
-    problems = []
-    for photo in photos:
-        try:
-            check_image(photo)
-        except UploadError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise services.InvalidInput("\n".join(problems), field="photos")
-
-
-def _submit(data, user, source) -> Grievance:
-    """Create the case and its photos in one transaction; a bad photo fails the lot."""
-    photos = data.get("photos", [])
-    check_photos(photos)
-    with transaction.atomic():
-        case = services.grievance_submit(
-            user=user,
-            title=data["title"],
-            description=data["description"],
-            category=data["category"],
-            source=source,
-            urgency=data.get("urgency"),
-            lng=data.get("lng"),
-            lat=data.get("lat"),
-            region=data.get("region"),
-            address=data.get("address", ""),
-            complainants=_complainants_from(data),
-            risk_petition=data.get("risk_petition", False),
-            risk_extreme=data.get("risk_extreme", False),
-            risk_group=data.get("risk_group", False),
-            settled_note=data.get("settled_note", ""),
-        )
-        first = case.events.order_by("id").first() if photos else None
-        for photo in photos:
-            try:
-                attachment = save_upload(case, photo, user, public=True)
-            except UploadError as exc:
-                raise services.InvalidInput(str(exc), field="photos") from None
-            attachment.event = first
-            attachment.save(update_fields=["event"])
-    return case
 
 
 # --- Filters ------------------------------------------------------------------------------------
@@ -669,7 +616,7 @@ class GrievanceViewSet(
             Source.GRID_WORKER if services.GRID_ROLES & _roles(request.user) else Source.API
         )
         try:
-            case = _submit(serializer.validated_data, request.user, source)
+            case = intake.submit_report(serializer.validated_data, request.user, source)
         except services.CaseError as exc:
             return error_response(exc)
         response = self._detail(case.pk)
@@ -699,7 +646,7 @@ class GrievanceViewSet(
                 {"photos": [_("At most %(n)s photos per case.") % {"n": MAX_PER_CASE}]}, status=400
             )
         try:
-            check_photos(photos)
+            intake.check_photos(photos)
         except services.CaseError as exc:
             return error_response(exc)
         saved = []
@@ -796,7 +743,7 @@ class PublicGrievanceCreateView(APIView):
         serializer = PublicGrievanceCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            case = _submit(serializer.validated_data, None, Source.RESIDENT_WEB)
+            case = intake.submit_report(serializer.validated_data, None, Source.RESIDENT_WEB)
         except services.CaseError as exc:
             return error_response(exc)
         return Response(

@@ -93,6 +93,10 @@ handler_checks: list[Callable[[object, Grievance], bool]] = []
 department_dispatch: Callable[..., Grievance] | None = None
 # Names for whom an actor acts on a case (the dispatch app: "the lead department's name").
 actor_labelers: list[Callable[[object, Grievance], str | None]] = []
+# Opens a mediation case with its parties, provided by the mediation app:
+# (case, user, *, note, parties, choice_days) -> Grievance. The mediate act uses it when
+# the parties are named.
+mediation_opener: Callable[..., Grievance] | None = None
 
 
 def is_centre(user, case: Grievance) -> bool:
@@ -188,6 +192,18 @@ RULES: dict[str, Rule] = {
         _any(is_centre, is_handler, is_staff_in_scope),
         states=tuple(State.values),
         label=gettext_lazy("Add a note"),
+    ),
+}
+
+
+# Moves only another app makes, as the system (the outcome of a mediation): never offered as
+# acts to anyone, so they stay out of RULES (each act there has its form and API action).
+SYSTEM_MOVES: dict[str, Rule] = {
+    "mediation_settled": Rule(
+        lambda user, case: False, "mediation_settled", label=gettext_lazy("Settled by mediation")
+    ),
+    "mediation_failed": Rule(
+        lambda user, case: False, "mediation_failed", label=gettext_lazy("Mediation failed")
     ),
 }
 
@@ -304,7 +320,7 @@ def _run(
     skip_role_check: bool = False,
 ) -> Grievance:
     """Check, lock, change, transition, save, record: one move or act in one transaction."""
-    rule = RULES[name]
+    rule = RULES[name] if name in RULES else SYSTEM_MOVES[name]
     if not skip_role_check:
         check_act(name, case, user)
     else:
@@ -766,10 +782,12 @@ def grievance_escalate(case: Grievance, user, *, reason: str, system: bool = Fal
     _require((reason or "").strip(), "reason")
 
     def change(c: Grievance):
-        above = _centre_above(c)
+        # The centre above the one acting: a township working on a village's case hands it
+        # to the county. The system (and a superuser) hands it one level above the owner.
+        previous = c.owning_centre if system or user is None else _acting_centre(user, c)
+        above = previous.parent if previous.parent_id else None
         if above is None:
             raise WrongState(_("There is no centre above this one."), state=c.state)
-        previous = c.owning_centre
         c.owning_centre = above
         c.escalation_count += 1
         c.handler_region = None
@@ -818,6 +836,67 @@ def grievance_mediate(
         return open_case(c) if open_case else {}
 
     return _run(case, user, "mediate", change, note=note, public=True)
+
+
+def grievance_mediation_settled(
+    case: Grievance,
+    *,
+    agreement_note: str,
+    attachments: Iterable[Attachment] = (),
+    user=None,
+    actor_label: str | None = None,
+    data: dict | None = None,
+) -> Grievance:
+    """A mediation agreement signed by all counts as the handling (mediating → handled).
+
+    Called by the mediation app, inside its transaction, as the mediation organisation: the
+    agreement's summary is the result, its scans (if signed on paper) the evidence.
+    """
+    _require((agreement_note or "").strip(), "agreement_note")
+
+    def change(c: Grievance):
+        c.result = agreement_note.strip()
+        c.handled_at = timezone.now()
+        return dict(data or {})
+
+    return _run(
+        case,
+        user,
+        "mediation_settled",
+        change,
+        note=agreement_note.strip(),
+        public=True,
+        attachments=attachments,
+        skip_role_check=True,
+        actor_label=actor_label or _("Mediation"),
+    )
+
+
+def grievance_mediation_failed(
+    case: Grievance,
+    *,
+    record_note: str,
+    user=None,
+    actor_label: str | None = None,
+    data: dict | None = None,
+) -> Grievance:
+    """A failed mediation goes back to the centre (mediating → accepted), which refers it to
+    a department or the court (诉调对接). Called by the mediation app, as its organisation."""
+    _require((record_note or "").strip(), "record_note")
+
+    def change(c: Grievance):
+        return dict(data or {})
+
+    return _run(
+        case,
+        user,
+        "mediation_failed",
+        change,
+        note=record_note.strip(),
+        public=True,
+        skip_role_check=True,
+        actor_label=actor_label or _("Mediation"),
+    )
 
 
 # --- Acts that keep the state ------------------------------------------------------------------

@@ -1,13 +1,537 @@
-"""Placeholder: being written."""
+"""Intake and tracking in the browser: /report/, /report/done/ and /track/.
+
+Phone first. Plain form POSTs (multipart for the photos) so that everything works without
+JavaScript; static/js/report.js adds the map pin, the located grid, the category filter,
+more complainant rows and a draft kept on the phone. The writes go through
+grievances.services (the same intake as the API: grievances.intake.submit_report), the reads of a
+tracked case through grievances.selectors.
+
+Residents: no login. /report/ is rate-limited per IP like the public API; /track/ proves a
+case with its code and the last 4 digits of the reporter's phone, limited per code like the
+API's TrackingThrottle, and keeps the proven case in the session so the resident need not
+retype it after an act.
+"""
 
 from __future__ import annotations
 
-from django.http import Http404
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rest_framework.throttling import BaseThrottle
+
+from grids.locate import locate
+from grids.models import Role
+from grids.views import GRID_ROLES, request_roles
+from grievances import attachments, selectors, services, sms
+from grievances.forms import (
+    ComplainantFormSet,
+    RateForm,
+    ReportForm,
+    TrackForm,
+    TrackNoteForm,
+    category_label,
+    region_label,
+    search_places,
+)
+from grievances.models import Attachment, Grievance, Source, State, normalize_tracking_code
+
+INTAKE_ROLES = GRID_ROLES | {Role.CENTRE_STAFF, Role.LEADER, "superuser"}
+
+# Session keys.
+DONE_KEY = "intake_done"  # what /report/done/ shows: the code stays out of the URL
+TRACK_KEY = "track_case"  # the case proven on /track/ (its id)
+
+# The public steps of a case, for the progress bar on the tracking page.
+PROGRESS = [
+    State.SUBMITTED,
+    State.ACCEPTED,
+    State.DISPATCHED,
+    State.IN_PROGRESS,
+    State.HANDLED,
+    State.CLOSED,
+]
 
 
-def _missing(request, *args, **kwargs):
-    raise Http404
+# --- Limits ------------------------------------------------------------------------------------
 
 
-report = report_done = track = case_list = case_detail = case_act = _missing
-attachment = thumbnail = _missing
+def _rate(scope: str) -> tuple[int, int] | None:
+    """(requests, seconds) of a throttle scope of the API, read now (tests change it)."""
+    rate = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get(scope)
+    if not rate:
+        return None
+    count, period = rate.split("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period.strip()[0]]
+    return int(count), seconds
+
+
+def over_limit(scope: str, ident: str) -> bool:
+    """Count one attempt in the current window; True once the scope's rate is exceeded.
+
+    A fixed window per scope and ident in the shared cache: simpler than the API's sliding
+    history, and an increment is atomic on every cache backend we use.
+    """
+    rate = _rate(scope)
+    if rate is None:
+        return False
+    limit, seconds = rate
+    key = f"page-throttle:{scope}:{ident}:{int(time.time() // seconds)}"
+    cache.add(key, 0, seconds + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, seconds + 5)
+        count = 1
+    return count > limit
+
+
+def _client_ip(request) -> str:
+    # DRF's rule (X-Forwarded-For with NUM_PROXIES, else REMOTE_ADDR): the same client as
+    # the public API's throttle sees.
+    return BaseThrottle().get_ident(request)
+
+
+# --- /report/ ----------------------------------------------------------------------------------
+
+
+def _intake_roles(request) -> tuple[bool, bool]:
+    """(staff form?, may settle on the spot?)"""
+    if not request.user.is_authenticated:
+        return False, False
+    roles = request_roles(request)
+    return bool(roles & INTAKE_ROLES), bool(roles & GRID_ROLES)
+
+
+def _draft_key(request) -> str:
+    user = request.user
+    return f"fengqiao:report-draft:{user.pk if user.is_authenticated else 'anonymous'}"
+
+
+def _js_strings() -> dict:
+    return {
+        "locating": _("Finding your position…"),
+        "located": _("Located: %(name)s"),
+        "outside": _("This point lies outside every region we serve. Move the pin."),
+        "locateFailed": _("Could not look up the grid now; it is located when you send."),
+        "noGeolocation": _("This phone cannot share its location. Choose the place below."),
+        "geolocationDenied": _(
+            "Location is off or not allowed. Drag the pin, or choose the place below."
+        ),
+        "pinSet": _("Pin set. Drag it to the exact spot if needed."),
+        "pinRemoved": _("Pin removed."),
+        "tilesOffline": _(
+            "The map background cannot load (no internet?). The pin and your GPS position "
+            "still work."
+        ),
+        "draftRestored": _("Your unsent draft was restored. Photos are not kept: add them again."),
+        "shrinking": _("Preparing photos for sending…"),
+        "shrunk": _("Photos made smaller for sending: %(before)s → %(after)s."),
+        "noMatch": _("No category matches."),
+        "matches": _("Matching categories: %(n)s"),
+    }
+
+
+def _map_context(request, form) -> dict:
+    center = settings.LEAFLET_CONFIG.get("DEFAULT_CENTER", (29.23, 91.77))
+    zoom = settings.LEAFLET_CONFIG.get("DEFAULT_ZOOM", 8)
+    grids = getattr(form, "grid_queryset", None)
+    if grids is not None and not form.grid_search:
+        # A grid worker's map opens on their grid (its centroid is on the row).
+        first = next((g for g in form.fields["grid"].queryset if g.centroid_lat is not None), None)
+        if first is not None:
+            center, zoom = (first.centroid_lat, first.centroid_lng), 14
+    return {
+        "tile_url": settings.MAP_TILE_URL,
+        "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
+        "map_center": f"{center[0]},{center[1]}",
+        "map_zoom": zoom,
+    }
+
+
+def _render_report(request, form, formset, *, status: int = 200, limited: bool = False):
+    chosen = None
+    if form.is_bound and not form.staff:
+        chosen = _chosen_region(form, "region")
+    elif form.is_bound and form.grid_search:
+        chosen = _chosen_region(form, "grid")
+    context = {
+        "form": form,
+        "formset": formset,
+        "staff": form.staff,
+        "grid_role": form.grid_role,
+        "limited": limited,
+        "draft_key": _draft_key(request),
+        "js_strings": _js_strings(),
+        "chosen_place": chosen,
+        "place_matches": form.place_matches
+        or (
+            [(chosen, region_label(chosen, [chosen.parent] if chosen.parent_id else []))]
+            if chosen
+            else []
+        ),
+        "has_errors": bool(form.errors or (formset is not None and _formset_errors(formset))),
+        **_map_context(request, form),
+    }
+    return render(request, "grievances/report.html", context, status=status)
+
+
+def _formset_errors(formset) -> bool:
+    return bool(formset.non_form_errors() or any(f.errors for f in formset.forms))
+
+
+def _chosen_region(form, name: str):
+    """The region already picked in a bound form (to show it checked after an error)."""
+    value = form.data.get(name)
+    if not value:
+        return None
+    field = form.fields[name]
+    try:
+        return field.queryset.select_related("parent").filter(code=value).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def _place_results(request, staff: bool):
+    """The htmx partial of villages (residents) or the user's grids matching ?place=."""
+    text = request.GET.get("place", "")[:100]
+    user = request.user if staff else None
+    matches = search_places(text, user=user) if len(text.strip()) >= 1 else []
+    return render(
+        request,
+        "grievances/_intake_place_results.html",
+        {
+            "matches": matches,
+            "field_name": "grid" if staff else "region",
+            "query": text.strip(),
+        },
+    )
+
+
+def report(request):
+    staff, grid_role = _intake_roles(request)
+    if request.method == "GET" and request.htmx and "place" in request.GET:
+        return _place_results(request, staff)
+
+    form_kwargs = {"user": request.user, "staff": staff, "grid_role": grid_role}
+    if request.method != "POST":
+        form = ReportForm(initial=_initial(request), **form_kwargs)
+        formset = ComplainantFormSet(prefix="people") if staff else None
+        return _render_report(request, form, formset)
+
+    formset = ComplainantFormSet(request.POST, prefix="people") if staff else None
+    if not request.user.is_authenticated and over_limit("public_create", _client_ip(request)):
+        # The text comes back for later; the photos are not even opened (decoding them is
+        # the expensive part of a report).
+        form = ReportForm(request.POST, **form_kwargs)
+        return _render_report(request, form, formset, status=429, limited=True)
+    form = ReportForm(request.POST, request.FILES, **form_kwargs)
+    form_ok = form.is_valid()
+    formset_ok = formset is None or formset.is_valid()
+    if not (form_ok and formset_ok):
+        return _render_report(request, form, formset)
+    try:
+        case = _submit(request, form, formset)
+    except services.CaseError as exc:
+        # Several refused photos come as one message, a line each.
+        form.add_error(_error_field(form, exc), exc.message.split("\n"))
+        return _render_report(request, form, formset)
+
+    people = form.people(formset)
+    phone = people[0]["phone"] if people else ""
+    if phone:
+        sms.send_sms_on_commit(phone, _sms_text(request, case))
+    request.session[DONE_KEY] = {
+        "case": case.pk,
+        "code": case.display_code,
+        "title": case.title,
+        "state": case.state,
+        "sms_to": sms.mask(phone) if phone else "",
+        "staff": staff,
+    }
+    if not staff:
+        # The reporter proved the case by sending it: /track/ shows it without retyping.
+        _prove(request, case)
+    return redirect("report-done")
+
+
+def _initial(request) -> dict:
+    initial = {}
+    code = request.GET.get("category")
+    if code:
+        initial["category"] = code
+    return initial
+
+
+def _submit(request, form, formset) -> Grievance:
+    """The API's intake (case, complainants, photos on the first event, one transaction)."""
+    from grievances.intake import submit_report as api_submit
+
+    data = form.cleaned_data
+    if form.staff:
+        region = data.get("grid")
+        source = Source.GRID_WORKER if form.grid_role else data.get("source") or Source.WALK_IN
+        settled_note = (data.get("settled_note") or "").strip() if data.get("settled") else ""
+    else:
+        region = data.get("region")
+        if region is not None and data.get("lng") is not None and locate(data["lng"], data["lat"]):
+            # Both a pin and a village: the pin is more precise (it finds the grid).
+            region = None
+        source = Source.RESIDENT_WEB
+        settled_note = ""
+    payload = {
+        "title": data["title"],
+        "description": data["description"],
+        "category": data["category"],
+        "urgency": data.get("urgency") or None,
+        "lng": data.get("lng"),
+        "lat": data.get("lat"),
+        "region": region,
+        "address": data.get("address", ""),
+        "complainants": form.people(formset),
+        "risk_petition": bool(data.get("risk_petition")),
+        "risk_extreme": bool(data.get("risk_extreme")),
+        "risk_group": bool(data.get("risk_group")),
+        "settled_note": settled_note,
+        "photos": data.get("photos") or [],
+    }
+    user = request.user if request.user.is_authenticated else None
+    return api_submit(payload, user, source)
+
+
+def _error_field(form, exc: services.CaseError) -> str | None:
+    """Which field of the form a service error belongs next to."""
+    field = exc.field
+    if field in ("region", "lng", "lat"):
+        if form.staff and form.cleaned_data.get("grid") is not None:
+            return "grid"
+        if not form.staff and form.cleaned_data.get("region") is not None:
+            return "region"
+        return "lng"
+    if field == "settled":
+        return "settled_note" if "settled_note" in form.fields else None
+    return field if field in form.fields else None
+
+
+def _sms_text(request, case: Grievance) -> str:
+    # The site's public address (as in the notifications), with the code filled in.
+    base = getattr(settings, "SITE_URL", "") or request.build_absolute_uri("/")
+    url = f"{base.rstrip('/')}{reverse('track')}?code={case.display_code}"
+    return _(
+        "[Fengqiao] Your report is registered. Case code %(code)s. Follow it at %(url)s "
+        "with the code and the last 4 digits of this phone."
+    ) % {"code": case.display_code, "url": url}
+
+
+def report_done(request):
+    done = request.session.get(DONE_KEY)
+    if not done:
+        return redirect("report")
+    case_url = reverse("case-detail", args=[done["case"]]) if done.get("staff") else ""
+    return render(
+        request,
+        "grievances/report_done.html",
+        {
+            "done": done,
+            "settled": done.get("state") == State.HANDLED,
+            "case_url": case_url,
+            "draft_key": _draft_key(request),
+            "js_strings": _js_strings(),
+        },
+    )
+
+
+# --- /track/ -----------------------------------------------------------------------------------
+
+
+def _prove(request, case: Grievance) -> None:
+    """Remember in the session that this visitor proved `case` (code + phone, or sent it):
+    the tracking page shows it, and the photo view shows its public photos."""
+    request.session[TRACK_KEY] = case.pk
+    attachments.remember_tracked(request, case)
+
+
+def _forget(request) -> None:
+    """The "track another case" link: the phone may be shared, so the case stops showing."""
+    pk = request.session.pop(TRACK_KEY, None)
+    tracked = attachments.tracked_case_ids(request)
+    if pk is not None and pk in tracked:
+        request.session[attachments.TRACKED_SESSION_KEY] = [i for i in tracked if i != pk]
+
+
+def _tracked_case(request) -> Grievance | None:
+    pk = request.session.get(TRACK_KEY)
+    if not pk:
+        return None
+    case = Grievance.objects.select_related("category", "rating").filter(pk=pk).first()
+    if case is None:
+        request.session.pop(TRACK_KEY, None)
+    return case
+
+
+def _case_context(request, case: Grievance, **forms) -> dict:
+    view = selectors.public_view(case)
+    photos = list(
+        Attachment.objects.filter(grievance=case, public=True)
+        .only("id", "event_id", "original_name", "grievance_id")
+        .order_by("created_at", "id")
+    )
+    timeline = view["timeline"]
+    shown = {e.pk for e in timeline}
+    by_event: dict[int, list[Attachment]] = {}
+    loose = []
+    for photo in photos:
+        if photo.event_id in shown:
+            by_event.setdefault(photo.event_id, []).append(photo)
+        else:
+            loose.append(photo)
+    entries = [
+        {"event": e, "label": selectors.event_label(e), "photos": by_event.get(e.pk, [])}
+        for e in reversed(timeline)
+    ]
+    step = PROGRESS.index(case.state) if case.state in PROGRESS else None
+    progress = [
+        {"state": s, "label": State(s).label, "done": step is not None and i <= step}
+        for i, s in enumerate(PROGRESS)
+    ]
+    return {
+        "case": case,
+        "view": view,
+        "category_name": category_label(case.category),
+        "entries": entries,
+        "loose_photos": loose,
+        "progress": progress,
+        "state_hint": RATED_HINT
+        if case.state == State.CLOSED and view["rating"]
+        else STATE_HINTS.get(case.state, ""),
+        "show_deadline": case.state in (State.DISPATCHED, State.IN_PROGRESS)
+        and case.handle_due_at is not None,
+        "rate_form": forms.get("rate_form")
+        or RateForm(
+            initial={
+                "score": view["rating"].score if view["rating"] else None,
+                "resolved": ("yes" if view["rating"].resolved else "no")
+                if view["rating"]
+                else None,
+                "comment": view["rating"].comment if view["rating"] else "",
+            }
+        ),
+        "withdraw_form": forms.get("withdraw_form") or TrackNoteForm(prefix="withdraw"),
+        "urge_form": forms.get("urge_form") or TrackNoteForm(prefix="urge"),
+        "open_act": forms.get("open_act", ""),
+    }
+
+
+# What each state means for the resident, one line under the state on the tracking page.
+STATE_HINTS = {
+    State.SUBMITTED: gettext_lazy("The governance centre will review your report soon."),
+    State.ACCEPTED: gettext_lazy("The centre accepted your report and is assigning it."),
+    State.DISPATCHED: gettext_lazy("Sent to those who will handle it, with a deadline."),
+    State.MEDIATING: gettext_lazy("A mediator is working on this dispute."),
+    State.IN_PROGRESS: gettext_lazy("The handler has taken the case and is working on it."),
+    State.HANDLED: gettext_lazy("Handled. The centre is checking the result."),
+    State.CLOSED: gettext_lazy("Closed. Please tell us how satisfied you are."),
+    State.REJECTED: gettext_lazy("The centre did not accept this report."),
+    State.WITHDRAWN: gettext_lazy("This report was withdrawn."),
+}
+RATED_HINT = gettext_lazy("Closed. Thank you for your rating.")
+
+
+def _render_track(request, form, *, status: int = 200, limited: bool = False):
+    return render(
+        request,
+        "grievances/track.html",
+        {"form": form, "limited": limited},
+        status=status,
+    )
+
+
+def _render_case(request, case, *, status: int = 200, **forms):
+    return render(
+        request, "grievances/track_case.html", _case_context(request, case, **forms), status=status
+    )
+
+
+def track(request):
+    if "another" in request.GET:
+        _forget(request)
+        return redirect("track")
+
+    if request.method == "POST":
+        act = request.POST.get("act", "lookup")
+        if act == "lookup":
+            return _lookup(request)
+        case = _tracked_case(request)
+        if case is None:
+            messages.error(request, _("Look up your case with its code first."))
+            return redirect("track")
+        return _track_act(request, case, act)
+
+    case = _tracked_case(request)
+    wanted = request.GET.get("code", "")
+    if case is not None and (not wanted or _same_code(wanted, case)):
+        return _render_case(request, case)
+    return _render_track(request, TrackForm(initial={"code": wanted[:20]} if wanted else None))
+
+
+def _same_code(raw: str, case: Grievance) -> bool:
+    return normalize_tracking_code(raw) == case.tracking_code
+
+
+def _lookup(request):
+    form = TrackForm(request.POST)
+    if not form.is_valid():
+        return _render_track(request, form)
+    code = form.cleaned_data["code"]
+    if over_limit("tracking", code):
+        return _render_track(request, form, status=429, limited=True)
+    case = selectors.find_tracked(code, form.cleaned_data["last4"])
+    if case is None:
+        # A wrong code and a wrong phone give the same answer.
+        form.add_error(None, _("No case matches this code and phone number."))
+        return _render_track(request, form)
+    _prove(request, case)
+    return redirect("track")
+
+
+def _track_act(request, case: Grievance, act: str):
+    # Acts count against the code's limit too: urging cannot be used to flood a case.
+    if over_limit("tracking", case.tracking_code):
+        messages.error(request, _("Too many attempts for this case. Please try again later."))
+        return _render_case(request, case, status=429)
+    try:
+        if act == "rate":
+            rate_form = RateForm(request.POST)
+            if not rate_form.is_valid():
+                return _render_case(request, case, rate_form=rate_form, open_act="rate")
+            d = rate_form.cleaned_data
+            services.grievance_rate(
+                case,
+                None,
+                score=d["score"],
+                resolved=d["resolved"],
+                comment=d["comment"].strip(),
+                via_tracking=True,
+            )
+            messages.success(request, _("Thank you for rating the result."))
+        elif act in ("withdraw", "urge"):
+            note_form = TrackNoteForm(request.POST, prefix=act)
+            if not note_form.is_valid():
+                return _render_case(request, case, **{f"{act}_form": note_form, "open_act": act})
+            note = note_form.cleaned_data["note"]
+            if act == "withdraw":
+                services.grievance_withdraw(case, None, reason=note, via_tracking=True)
+                messages.success(request, _("Your report is withdrawn."))
+            else:
+                services.grievance_urge(case, None, note=note, via_tracking=True)
+                messages.success(request, _("We have urged those handling your case."))
+        else:
+            messages.error(request, _("Unknown action."))
+    except services.CaseError as exc:
+        messages.error(request, exc.message)
+    return redirect("track")

@@ -115,8 +115,9 @@ def test_sms_only_for_urgent_matters(tree, people, depts, village_staff):
     lead = Assignment.objects.get(whistle__grievance=case, role="lead")
     assignment_report_in(lead, depts.staff.transport)
     relay_batch()
-    notice = Notification.objects.get(grievance=case, kind="report_in")
-    assert notice.recipient == village_staff
+    # The owning village centre and the township centre that whistled both hear of it.
+    assert notified(case, "report_in") == {"village_staff", "centre_staff"}
+    notice = Notification.objects.get(grievance=case, kind="report_in", recipient=village_staff)
     assert list(notice.deliveries.values_list("channel", flat=True)) == ["email"]
 
 
@@ -128,7 +129,7 @@ def test_supervision_reaches_the_lead_department_and_the_centre(tree, people, de
 
         sla.sweep()
         relay_batch()
-    assert notified(case, "supervise") == {"transport_staff", "village_staff"}
+    assert notified(case, "supervise") == {"transport_staff", "village_staff", "centre_staff"}
     notice = Notification.objects.get(grievance=case, kind="supervise", recipient=village_staff)
     assert "2026-03-02 15:30" in notice.body
 

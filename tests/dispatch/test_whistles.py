@@ -135,7 +135,8 @@ def test_escalation_ends_open_whistles_as_escalated(tree, people, depts):
         f"/api/v1/grievances/{cid}/escalate/", {"reason": "村级无法解决"}, format="json"
     )
     assert r.status_code == 200, r.json()
-    assert r.json()["owning_centre"]["code"] == "540502001000"
+    # The township centre (acting on the village's case) hands it to the county above it.
+    assert r.json()["owning_centre"]["code"] == "540502000000"
     assert Assignment.objects.get(department=depts.police).status == "escalated"
 
 

@@ -44,16 +44,19 @@ def track(case: Grievance, last4: str = PHONE[-4:]) -> dict:
 
 
 def test_escalate_climbs_one_centre_at_a_time_up_to_the_top(tree, people):
+    village_staff = make_member("village_staff", tree.village_a, Role.CENTRE_STAFF)
     county_staff = make_member("county_staff", tree.county, Role.CENTRE_STAFF)
     city_staff = make_member("city_staff", tree.city, Role.CENTRE_STAFF)
     case = advance(new_case(people.grid_worker), State.ACCEPTED, people)
     assert case.owning_centre == tree.village_a
+    village = api_as(village_staff)
     town = api_as(people.centre_staff)
 
-    r = post_act(town, case, "escalate", {})
+    r = post_act(village, case, "escalate", {})
     assert r.status_code == 400 and "reason" in r.json()
 
-    r = post_act(town, case, "escalate", {"reason": "村级无法协调"})
+    # The village centre cannot resolve it: the township centre above owns it now.
+    r = post_act(village, case, "escalate", {"reason": "村级无法协调"})
     assert r.status_code == 200, r.json()
     body = r.json()
     assert body["state"] == "accepted"
@@ -64,12 +67,13 @@ def test_escalate_climbs_one_centre_at_a_time_up_to_the_top(tree, people):
     assert (event.action, event.from_state, event.to_state) == ("escalate", "accepted", "accepted")
     assert event.data["from_centre"] == tree.village_a.code
     assert event.data["to_centre"] == tree.town_a.code
+    # The village handed it up: it may no longer act as its centre.
+    assert post_act(village, case, "dispatch", {"to_region": tree.grid_a1.code}).status_code == 403
 
     r = post_act(town, case, "escalate", {"reason": "街道无法协调"})
     assert r.status_code == 200
     assert r.json()["owning_centre"]["code"] == tree.county.code
     assert r.json()["escalation_count"] == 2
-    # The township handed it up: it is no longer its centre and may not dispatch it.
     assert "dispatch" not in detail(town, case)["available_transitions"]
     assert post_act(town, case, "dispatch", {"to_region": tree.grid_a1.code}).status_code == 403
     assert "dispatch" in detail(api_as(county_staff), case)["available_transitions"]
@@ -90,11 +94,22 @@ def test_escalate_climbs_one_centre_at_a_time_up_to_the_top(tree, people):
         e.actor_label
         for e in CaseEvent.objects.filter(grievance=case, action="escalate").order_by("id")
     ]
-    assert [("泽当街道" in x, "乃东区" in x) for x in labels] == [
-        (True, False),
-        (True, False),
-        (False, True),
+    assert [("江塘村" in x, "泽当街道" in x, "乃东区" in x) for x in labels] == [
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
     ]
+
+
+def test_a_centre_above_the_owner_escalates_to_the_centre_above_itself(tree, people):
+    # The township centre works on a village's case; when it cannot resolve it, the case
+    # goes to the county, not to the township itself.
+    case = advance(new_case(people.grid_worker), State.ACCEPTED, people)
+    r = post_act(api_as(people.centre_staff), case, "escalate", {"reason": "街道无法协调"})
+    assert r.status_code == 200, r.json()
+    assert r.json()["owning_centre"]["code"] == tree.county.code
+    event = CaseEvent.objects.filter(grievance=case).latest("id")
+    assert event.data["from_centre"] == tree.town_a.code
 
 
 def test_escalate_a_dispatched_case_takes_it_back_from_the_handler(tree, people):

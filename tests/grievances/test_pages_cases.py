@@ -22,14 +22,12 @@ from grievances import services
 from grievances.forms_cases import ACT_FORMS, HandleForm
 from grievances.models import Attachment, CaseEvent, Category, Grievance, State, Urgency
 from grievances.templatetags.cases import due_for, human_duration, masked_phone
-from tests.dispatch import conftest as dispatch_conftest
 from tests.factories import UserFactory, make_member
 from tests.grievances.conftest import PHONE, POINT_B1, advance, at, new_case
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/cases/"
-depts = dispatch_conftest.depts  # the departments fixture of tests/dispatch
 
 
 def detail_url(case) -> str:
