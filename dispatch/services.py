@@ -79,9 +79,9 @@ def propose(case: Grievance) -> Proposal:
 def rule_conflicts(rules=None) -> list[tuple[RoutingRule, RoutingRule]]:
     """Pairs of active rules with the same category and region (equally specific for
     every case they both match): shown in the admin and on the console."""
-    rules = list(
-        (rules or RoutingRule.objects.filter(active=True)).select_related("category", "region")
-    )
+    if rules is None:
+        rules = RoutingRule.objects.filter(active=True)
+    rules = list(rules.select_related("category", "region"))
     seen: dict[tuple[int, int], RoutingRule] = {}
     pairs = []
     for rule in rules:

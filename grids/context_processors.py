@@ -49,7 +49,7 @@ class Shell:
             "admin": _("Administration"),
             "centre_staff": _("Queue"),
             "leader": _("Dashboard"),
-            "department_staff": _("Inbox"),
+            "department_staff": _("Home"),
             "grid": _("My grid"),
         }.get(kind, _("Home"))
         items = [NavItem(home_label, home, "home")]
@@ -57,6 +57,10 @@ class Shell:
             items.append(NavItem(_("Report a problem"), "/report/", "report"))
         if kind == "public":
             items.append(NavItem(_("Track my case"), "/track/", "track"))
+        if kind in ("admin", "centre_staff"):
+            items.append(NavItem(_("Console"), reverse("console"), "console"))
+        if kind == "department_staff" or "department_staff" in self.roles:
+            items.append(NavItem(_("Inbox"), reverse("inbox"), "inbox"))
         if kind in ("admin", "centre_staff", "leader", "department_staff", "grid"):
             items.append(NavItem(_("Cases"), "/cases/", "cases"))
         user = getattr(self.request, "user", None)
