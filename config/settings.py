@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -212,6 +213,40 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": SWEEP_SECONDS,
     },
 }
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # Parties that did not choose in time: the centre's assignment by dispute type.
+        "mediation-assign-overdue-choices": {
+            "task": "mediation.tasks.assign_overdue_choices",
+            "schedule": SWEEP_SECONDS,
+        },
+        # The figures' daily cells: what changed in the last minute, and a nightly wide pass.
+        "refresh-figures": {
+            "task": "grievances.tasks_evaluation.refresh_figures",
+            "schedule": SWEEP_SECONDS,
+        },
+        "refresh-figures-nightly": {
+            "task": "grievances.tasks_evaluation.refresh_figures_wide",
+            "schedule": crontab(hour=3, minute=17),
+        },
+        "sweep-exports": {
+            "task": "grievances.tasks_evaluation.sweep_exports",
+            "schedule": SWEEP_SECONDS,
+        },
+        # Agreement terms falling due today: remind the mediator (08:30 Beijing time).
+        "mediation-remind-due-terms": {
+            "task": "mediation.tasks.remind_due_terms",
+            "schedule": crontab(hour=8, minute=30),
+        },
+    }
+)
+# Return visits: the share of satisfied, non-escalated cases called back (the rest always are).
+RETURN_VISIT_SAMPLE = env_float("RETURN_VISIT_SAMPLE", 0.2)
+# The red/black list: weights of the composite score (shown on the page) and list length.
+RANKING_WEIGHTS = {"response": 0.3, "on_time": 0.3, "resolution": 0.2, "satisfaction": 0.2}
+RANKING_SIZE = env_int("RANKING_SIZE", 5)
+# Exports up to this many rows run in the request; larger ones in a worker with progress.
+EXPORT_INLINE_MAX = env_int("EXPORT_INLINE_MAX", 2000)
 # How late (in working hours past a missed deadline) a case escalates to the centre above.
 SLA_ESCALATE_AFTER_WORKING_HOURS = env_float("SLA_ESCALATE_AFTER_WORKING_HOURS", 7)
 # Public address of the site, for links in e-mail and SMS.
@@ -316,6 +351,8 @@ SPECTACULAR_SETTINGS = {
         "RegionLevelEnum": "grids.models.Level",
         "GridKindEnum": "grids.models.GridKind",
         "CaseKindEnum": "grievances.models.Kind",
+        "MediationOrgKindEnum": "mediation.models.OrgKind",
+        "MediationCaseStatusEnum": "mediation.models.CaseStatus",
     },
 }
 

@@ -39,6 +39,8 @@ api_v1 = [
         name="grievance-whistles",
     ),
     path("", include("dispatch.urls_api")),
+    path("", include("grievances.urls_api_figures")),
+    path("", include("mediation.urls_api")),
     path("", include(router.urls)),
 ]
 
@@ -50,6 +52,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", include("grievances.urls")),
     path("", include("dispatch.urls")),
+    path("", include("grievances.urls_evaluation")),
+    path("", include("mediation.urls")),
     path("", include("grids.urls")),
 ]
 

@@ -417,6 +417,19 @@ def follow_case(sender, grievance: Grievance, event, **kwargs) -> None:
             role=Assignment.Role.LEAD,
             status=Assignment.Status.DONE,
         ).update(status=Assignment.Status.REPORTED_IN, finished_at=None)
+    elif action == "reopen":
+        # A closed case reopened (a dissatisfied rating or return visit): the department that
+        # handled it takes it up again under its last whistle.
+        last = Whistle.objects.filter(grievance=grievance).order_by("-id").first()
+        if last is not None and last.status == Whistle.Status.DONE:
+            Whistle.objects.filter(pk=last.pk).update(status=Whistle.Status.OPEN, ended_at=None)
+            Assignment.objects.filter(
+                whistle=last, role=Assignment.Role.LEAD, status=Assignment.Status.DONE
+            ).update(
+                status=Assignment.Status.REPORTED_IN,
+                finished_at=None,
+                handle_due_at=grievance.handle_due_at,
+            )
     elif action == "extend" and event.data.get("handle_due_at"):
         Assignment.objects.filter(
             whistle__grievance=grievance, role=Assignment.Role.LEAD, status__in=OPEN

@@ -48,7 +48,7 @@ class Shell:
         home_label = {
             "admin": _("Administration"),
             "centre_staff": _("Queue"),
-            "leader": _("Dashboard"),
+            "leader": _("Home"),
             "department_staff": _("Home"),
             "grid": _("My grid"),
         }.get(kind, _("Home"))
@@ -63,6 +63,12 @@ class Shell:
             items.append(NavItem(_("Inbox"), reverse("inbox"), "inbox"))
         if kind in ("admin", "centre_staff", "leader", "department_staff", "grid"):
             items.append(NavItem(_("Cases"), "/cases/", "cases"))
+        if kind in ("admin", "centre_staff", "leader"):
+            items.append(NavItem(_("Dashboard"), "/dashboard/", "dashboard"))
+        if kind in ("admin", "centre_staff"):
+            items.append(NavItem(_("Return visits"), "/return-visits/", "return-visits"))
+        items.append(NavItem(_("Mediators"), "/mediators/", "mediators"))
+        items.append(NavItem(_("Red and black list"), "/rankings/", "rankings"))
         user = getattr(self.request, "user", None)
         if user is not None and user.is_authenticated and user.is_staff:
             items.append(NavItem(_("Django admin"), reverse("admin:index"), "admin"))

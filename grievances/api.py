@@ -478,6 +478,65 @@ class ProgressNoteInput(AttachmentIdsMixin):
     public = serializers.BooleanField(required=False, default=False)
 
 
+class MediatePartyInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    phone = serializers.RegexField(
+        r"^\+?[0-9\- ]{5,20}$",
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages={"invalid": gettext_lazy("Enter a phone number of digits.")},
+    )
+    id_number = serializers.RegexField(
+        r"^[0-9]{17}[0-9Xx]$",
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages={"invalid": gettext_lazy("An ID number has 18 characters.")},
+    )
+    household = serializers.CharField(
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=gettext_lazy("Household number (户号), for the recusal rule."),
+    )
+    work_unit = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    user = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text=gettext_lazy("Account id.")
+    )
+
+
+class MediateInput(NoteInput):
+    """Without parties the case only goes to mediating; with them (two or more) the
+    mediation app opens its mediation case, each party with a personal link."""
+
+    parties = MediatePartyInput(many=True, required=False)
+    choice_days = serializers.IntegerField(
+        min_value=0,
+        max_value=30,
+        required=False,
+        help_text=gettext_lazy(
+            "Working days the parties have to choose from the roster (0: the centre assigns)."
+        ),
+    )
+
+
+def _mediate(case, user, data):
+    if not data.get("parties"):
+        return services.grievance_mediate(case, user, note=data["note"])
+    if services.mediation_opener is None:
+        raise services.InvalidInput(_("Mediation is not available."), field="parties")
+    return services.mediation_opener(
+        case,
+        user,
+        note=data["note"],
+        parties=data["parties"],
+        choice_days=data.get("choice_days"),
+    )
+
+
 def _attachments(case, ids):
     found = list(Attachment.objects.filter(grievance=case, pk__in=ids))
     if len(found) != len(set(ids)):
@@ -540,7 +599,7 @@ ACTS = {
         OptionalReasonInput,
         lambda c, u, d: services.grievance_withdraw(c, u, reason=d["reason"]),
     ),
-    "mediate": (NoteInput, lambda c, u, d: services.grievance_mediate(c, u, note=d["note"])),
+    "mediate": (MediateInput, _mediate),
     "suspend": (ReasonInput, lambda c, u, d: services.grievance_suspend(c, u, reason=d["reason"])),
     "resume": (NoteInput, lambda c, u, d: services.grievance_resume(c, u, note=d["note"])),
     "extend": (

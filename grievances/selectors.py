@@ -31,6 +31,7 @@ EVENT_LABELS = {
     "supervise": gettext_lazy("Supervised"),
     "note": gettext_lazy("Progress update"),
     "rate": gettext_lazy("Rated"),
+    "return_visit": gettext_lazy("Return visit"),
 }
 
 

@@ -895,7 +895,8 @@ def grievance_mediation_failed(
         note=record_note.strip(),
         public=True,
         skip_role_check=True,
-        actor_label=actor_label or _("Mediation"),
+        # No label with a user (the centre ends the mediation): named as for any other act.
+        actor_label=actor_label if actor_label or user is not None else _("Mediation"),
     )
 
 

@@ -7,3 +7,8 @@ from django.utils.translation import gettext_lazy as _
 class MediationConfig(AppConfig):
     name = "mediation"
     verbose_name = _("Mediation")
+
+    def ready(self) -> None:
+        # Registers the mediation opener of the case's mediate act, the receiver that ends
+        # a mediation when its case is withdrawn, and the timeline's labels of our events.
+        from mediation import services  # noqa: F401

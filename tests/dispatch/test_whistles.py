@@ -219,3 +219,24 @@ def test_report_in_through_the_case_signs_the_lead_assignment_and_names_the_depa
     assert Assignment.objects.get(department=depts.transport).status == "reported_in"
     event = [e for e in r.json()["events"] if e["action"] == "report_in"][0]
     assert event["actor_label"] == "乃东区交通运输局"
+
+
+def test_a_reopened_case_goes_back_to_the_department_that_handled_it(tree, people, depts):
+    cid = _accepted(people)
+    centre = as_user(people.centre_staff)
+    transport = as_user(depts.staff.transport)
+    centre.post(
+        f"/api/v1/grievances/{cid}/dispatch/", {"departments": [depts.transport.pk]}, format="json"
+    )
+    transport.post(f"/api/v1/grievances/{cid}/report_in/", {}, format="json")
+    transport.post(f"/api/v1/grievances/{cid}/handle/", {"result": "已修复"}, format="json")
+    centre.post(f"/api/v1/grievances/{cid}/verify/", {}, format="json")
+    r = centre.post(
+        f"/api/v1/grievances/{cid}/reopen/", {"reason": "群众反映未修好"}, format="json"
+    )
+    assert r.status_code == 200 and r.json()["state"] == "in_progress"
+    assert Assignment.objects.get(department=depts.transport).status == "reported_in"
+    body = transport.get(f"/api/v1/grievances/{cid}/").json()
+    assert "handle" in body["available_transitions"]
+    r = transport.post(f"/api/v1/grievances/{cid}/handle/", {"result": "已彻底修复"}, format="json")
+    assert r.status_code == 200 and r.json()["state"] == "handled"
