@@ -525,6 +525,11 @@ class MediateInput(NoteInput):
 
 def _mediate(case, user, data):
     if not data.get("parties"):
+        if services.mediation_opener is not None:
+            # Without its parties a mediation could never be chosen, signed or ended.
+            raise services.InvalidInput(
+                _("Name the parties of the dispute (at least two)."), field="parties"
+            )
         return services.grievance_mediate(case, user, note=data["note"])
     if services.mediation_opener is None:
         raise services.InvalidInput(_("Mediation is not available."), field="parties")

@@ -376,7 +376,38 @@ class WithdrawForm(OptionalReasonForm):
 
 
 class MediateForm(NoteForm):
+    """The two sides of the dispute; each gets a personal link (by SMS) to choose a mediator
+    from the roster and to sign the agreement."""
+
     name = "mediate"
+    error_fields = {"parties": "party_a_name"}
+
+    party_a_name = forms.CharField(label=gettext_lazy("First party"), max_length=100)
+    party_a_phone = forms.CharField(
+        label=gettext_lazy("First party's phone"), max_length=20, required=False
+    )
+    party_b_name = forms.CharField(label=gettext_lazy("Second party"), max_length=100)
+    party_b_phone = forms.CharField(
+        label=gettext_lazy("Second party's phone"), max_length=20, required=False
+    )
+
+    def __init__(self, *args, case: Grievance, user, **kwargs):
+        super().__init__(*args, case=case, user=user, **kwargs)
+        # The reporter is usually one side: start from them.
+        first = next(iter(case.complainants.all()), None)
+        if first is not None and not self.is_bound:
+            self.initial.setdefault("party_a_name", first.name)
+            self.initial.setdefault("party_a_phone", first.phone)
+
+    def api_data(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "note": data.get("note", ""),
+            "parties": [
+                {"name": data["party_a_name"], "phone": data.get("party_a_phone", "")},
+                {"name": data["party_b_name"], "phone": data.get("party_b_phone", "")},
+            ],
+        }
 
 
 class SuspendForm(ReasonForm):

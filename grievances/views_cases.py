@@ -149,6 +149,7 @@ def _detail_queryset(user):
         "handler_region",
         "duplicate_of",
         "rating",
+        "mediation_case",  # the mediation app's reverse relation, read by name only
     )
     prefetch = [
         "complainants",

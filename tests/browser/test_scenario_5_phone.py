@@ -24,7 +24,7 @@ from PIL import Image
 
 from grievances import sms
 from grievances.models import Grievance, Rating, State
-from tests.browser.conftest import PHONE
+from tests.browser_support import PHONE
 
 pytestmark = pytest.mark.browser
 

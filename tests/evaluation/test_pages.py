@@ -27,18 +27,13 @@ from grievances import figures, returnvisits
 from grievances.models import Export, Grievance, ReturnVisit, State
 from grievances.tasks_evaluation import run_export
 from grievances.views_evaluation import resolve_period, working_time
-from tests.browser import conftest as browser_fixtures
+from tests import browser_support as browser_fixtures
 from tests.evaluation.conftest import NOW, step
 from tests.factories import UserFactory, make_member
 from tests.grievances.conftest import PHONE, POINT_B1, at, new_case
 
 pytestmark = pytest.mark.django_db
 
-# The fixtures of tests/browser/conftest.py, for the browser test at the end.
-chromium = browser_fixtures.chromium
-browser_context = browser_fixtures.browser_context
-browser_page = browser_fixtures.browser_page
-screenshots_dir = browser_fixtures.screenshots_dir
 
 # The pages at the site root, until config.urls includes them (then this is harmless).
 urlpatterns = [

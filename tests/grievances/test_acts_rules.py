@@ -278,9 +278,17 @@ def test_reopen_within_30_days_of_closing(tree, people, days, status):
 # --- mediate ----------------------------------------------------------------------------------
 
 
+PARTIES = [{"name": "张三", "phone": "13800000001"}, {"name": "李四", "phone": "13800000002"}]
+
+
 def test_a_dispute_goes_to_mediation_from_submitted_or_accepted(tree, people):
     submitted = new_case(people.grid_worker, category="dispute.neighbours", title="邻里噪音纠纷")
-    r = post_act(api_as(people.centre_staff), submitted, "mediate", {"note": "转人民调解"})
+    r = post_act(
+        api_as(people.centre_staff),
+        submitted,
+        "mediate",
+        {"note": "转人民调解", "parties": PARTIES},
+    )
     assert r.status_code == 200, r.json()
     assert r.json()["state"] == "mediating"
 
@@ -288,13 +296,20 @@ def test_a_dispute_goes_to_mediation_from_submitted_or_accepted(tree, people):
         new_case(people.grid_worker, category="dispute.neighbours"), State.ACCEPTED, people
     )
     # Grid staff of the case's area may send a dispute to mediation too.
-    r = post_act(api_as(people.grid_worker), accepted, "mediate")
+    r = post_act(api_as(people.grid_worker), accepted, "mediate", {"parties": PARTIES})
     assert r.status_code == 200, r.json()
     event = CaseEvent.objects.filter(grievance=accepted).latest("id")
     assert (event.action, event.from_state, event.to_state) == ("mediate", "accepted", "mediating")
 
     r = post_act(api_as(people.leader), new_case(people.grid_worker, category="dispute"), "mediate")
     assert r.status_code == 403
+
+
+def test_mediation_needs_the_parties_of_the_dispute(tree, people):
+    case = new_case(people.grid_worker, category="dispute.neighbours")
+    r = post_act(api_as(people.centre_staff), case, "mediate", {"note": "转人民调解"})
+    assert r.status_code == 400 and "parties" in r.json()
+    assert fresh(case).state == State.SUBMITTED
 
 
 def test_only_disputes_go_to_mediation(tree, people):

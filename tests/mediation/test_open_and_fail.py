@@ -96,12 +96,13 @@ def test_the_mediate_act_checks_the_parties(roster, people, django_capture_on_co
     assert not MediationCase.objects.exists()
 
 
-def test_the_mediate_act_without_parties_still_works(roster, people):
+def test_the_mediate_act_without_parties_is_refused(roster, people):
+    # A mediation without its parties could never be chosen, signed or ended.
     case = new_case(people.grid_worker, category="dispute.neighbours", point=POINT_A1)
     r = client_for(people.centre_staff).post(
         f"/api/v1/grievances/{case.pk}/mediate/", {"note": "转调解"}, format="json"
     )
-    assert r.status_code == 200 and r.json()["state"] == "mediating"
+    assert r.status_code == 400 and "parties" in r.json()
     assert not MediationCase.objects.exists()
 
 

@@ -1,5 +1,8 @@
 """Playwright (sync API) driving Debian's chromium; never `playwright install`.
 
+A pytest plugin (loaded by `-p tests.browser_support` in pyproject.toml), so that every
+test folder shares the one session browser: two sync Playwright instances cannot run at once.
+
 The browser starts once per session; each test gets a fresh context (cookies, language).
 Without /usr/bin/chromium (or the playwright package) the browser tests skip with a
 reason, except under CI=true, where they fail.
@@ -16,8 +19,6 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from django.conf import settings  # noqa: E402
-
-from tests.conftest import _missing  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -42,10 +43,14 @@ def screenshots_dir() -> Path:
 @pytest.fixture(scope="session")
 def chromium():
     if not os.path.exists(CHROMIUM):
+        from tests.conftest import _missing  # not at import: the plugin loads before Django
+
         _missing(f"{CHROMIUM} is missing: install Debian's chromium (make system-packages)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
+        from tests.conftest import _missing
+
         _missing("the playwright package is not installed")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
