@@ -349,3 +349,30 @@ def inbox_act(request, pk: int, act: str):
     case = assignment.whistle.grievance
     messages.success(request, str(DONE_MESSAGES[act]) % {"case": case.display_code})
     return redirect("inbox")
+
+
+# --- Notifications (the header bell) --------------------------------------------------------------
+
+
+@login_required
+def notifications(request):
+    """The user's own notices, newest first; opening the page or one notice marks it read."""
+    from dispatch.models import Notification
+    from dispatch.notifications import mark_read
+
+    if request.method == "POST":
+        ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+        if request.POST.get("all"):
+            mark_read(request.user, everything=True)
+        elif ids:
+            mark_read(request.user, ids=ids)
+        target = request.POST.get("next") or ""
+        if target.startswith("/") and not target.startswith("//"):
+            return redirect(target)
+        return redirect("notifications")
+    items = list(
+        Notification.objects.filter(recipient=request.user)
+        .select_related("grievance")
+        .order_by("-created_at", "-id")[:50]
+    )
+    return render(request, "dispatch/notifications.html", {"items": items})

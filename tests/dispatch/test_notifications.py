@@ -308,3 +308,30 @@ def test_the_bell_counts_unread_in_one_query(tree, people, depts, rf, django_ass
     request.user = depts.staff.transport
     with django_assert_num_queries(1):
         assert notifications.unread_count(request) == {"unread_notifications": 2}
+
+
+def test_the_bell_shows_the_unread_count_and_the_page_marks_read(tree, people, depts):
+    from django.test import Client
+
+    case = dispatched(people, depts)
+    relay_batch()
+    staff = depts.staff.transport
+    assert Notification.objects.filter(recipient=staff, read_at__isnull=True).count() == 1
+    client = Client()
+    client.force_login(staff)
+    home = client.get("/").content.decode()
+    assert 'class="account__badge">1<' in home
+    page = client.get("/notifications/")
+    assert page.status_code == 200
+    notice = Notification.objects.get(recipient=staff)
+    assert notice.title in page.content.decode()
+    r = client.post("/notifications/", {"ids": [notice.pk], "next": f"/cases/{case.pk}/"})
+    assert r.status_code == 302 and r["Location"] == f"/cases/{case.pk}/"
+    assert Notification.objects.get(pk=notice.pk).read_at is not None
+    assert "account__badge" not in client.get("/").content.decode()
+    # Another user's notice is not theirs to mark.
+    other = Notification.objects.exclude(recipient=staff).first()
+    if other is not None:
+        client.post("/notifications/", {"ids": [other.pk]})
+        assert Notification.objects.get(pk=other.pk).read_at is None
+    assert Client().get("/notifications/").status_code == 302
