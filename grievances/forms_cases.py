@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django_filters import rest_framework as filters
 from django_filters.widgets import BooleanWidget
 
@@ -243,7 +243,7 @@ class DispatchForm(ActForm):
     # A long list of grids becomes a code field rather than a huge select.
     MAX_REGION_OPTIONS = 300
     error_fields = {"departments": "lead", "proposed": "mode"}
-    submit_label = gettext_lazy("Dispatch")
+    submit_label = pgettext_lazy("act", "Dispatch")
 
     mode = forms.ChoiceField(label=gettext_lazy("Dispatch to"), widget=forms.RadioSelect)
     lead = forms.ModelChoiceField(
