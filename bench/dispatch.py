@@ -1224,8 +1224,6 @@ def main() -> None:
         result["seed"] = build_seed(seed_url, args.cases)
     result["copy_s"] = round(fresh_copy(url, seed_url), 1)
     log(f"run database copied from the seed in {result['copy_s']} s")
-    with connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_stat_activity")  # touch; load average below
     result["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
