@@ -10,5 +10,5 @@ class DispatchConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the department handler check, the dispatch entry point and the
-        # receiver that keeps whistles in step with the case.
-        from dispatch import notifications, routing, services  # noqa: F401
+        # receiver that keeps whistles in step with the case, and the staff's home pages.
+        from dispatch import home, notifications, routing, services  # noqa: F401

@@ -12,7 +12,7 @@ from functools import cached_property
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from grids.views import home_kind, request_roles
+from grids.views import request_home_kind, request_roles
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Shell:
         user = getattr(self.request, "user", None)
         if user is None or not user.is_authenticated:
             return "public"
-        return home_kind(user, self.roles)
+        return request_home_kind(self.request)
 
     @cached_property
     def nav(self) -> list[NavItem]:
@@ -51,6 +51,7 @@ class Shell:
             "leader": _("Home"),
             "department_staff": _("Home"),
             "grid": _("My grid"),
+            "mediator": _("My mediations"),
         }.get(kind, _("Home"))
         items = [NavItem(home_label, home, "home")]
         if kind in ("public", "grid"):

@@ -7,6 +7,7 @@ placeholders in templates/home/.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib.auth import views as auth_views
@@ -30,8 +31,28 @@ HOME_KINDS = (
     ("centre_staff", frozenset({Role.CENTRE_STAFF})),
     ("leader", frozenset({Role.LEADER})),
     ("department_staff", frozenset({"department_staff"})),
+    ("mediator", frozenset({"mediator"})),
     ("grid", GRID_ROLES),
 )
+
+# What each home page shows beyond the shell, filled by the apps that own the data
+# (grids imports none of them): kind -> functions of the request returning context.
+HomePanel = Callable[..., dict]
+_home_panels: dict[str, list[HomePanel]] = {}
+
+
+def home_panel(*kinds: str):
+    """Decorator: `@home_panel("grid")` adds the function's context to that home page."""
+
+    def register(fn: HomePanel) -> HomePanel:
+        for kind in kinds:
+            panels = _home_panels.setdefault(kind, [])
+            if fn not in panels:
+                panels.append(fn)
+        return fn
+
+    return register
+
 
 _ROLES_ATTR = "_fengqiao_roles"
 
@@ -45,10 +66,22 @@ def request_roles(request) -> frozenset[str]:
     return roles
 
 
+def is_mediator(user) -> bool:
+    """An active mediator on the roster linked to this account (a reverse relation: grids
+    knows nothing of mediation's models)."""
+    profiles = getattr(user, "mediator_profiles", None)
+    return profiles is not None and profiles.filter(active=True).exists()
+
+
 def home_kind(user, roles: frozenset[str]) -> str:
     if not getattr(user, "is_authenticated", False):
         return "public"
     for kind, wanted in HOME_KINDS:
+        if kind == "mediator":
+            # Asked only of those who would otherwise get a grid or no home of their own.
+            if is_mediator(user):
+                return kind
+            continue
         if roles & wanted:
             return kind
     if user.is_staff:
@@ -95,12 +128,24 @@ def membership_rows(user) -> list[MembershipRow]:
     return rows
 
 
+_KIND_ATTR = "_fengqiao_home_kind"
+
+
+def request_home_kind(request) -> str:
+    """The home kind of the request's user, worked out once per request."""
+    kind = getattr(request, _KIND_ATTR, None)
+    if kind is None:
+        kind = home_kind(request.user, request_roles(request))
+        setattr(request, _KIND_ATTR, kind)
+    return kind
+
+
 def home(request):
     user = request.user
     if not user.is_authenticated:
         return render(request, "home/public.html", {"home_kind": "public"})
     roles = request_roles(request)
-    kind = home_kind(user, roles)
+    kind = request_home_kind(request)
     context = {
         "home_kind": kind,
         "roles": roles,
@@ -112,6 +157,8 @@ def home(request):
         if "department_staff" in roles
         else [],
     }
+    for panel in _home_panels.get(kind, ()):
+        context.update(panel(request))
     return render(request, f"home/{kind}.html", context)
 
 

@@ -11,6 +11,8 @@ class GrievancesConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from grievances import home  # noqa: F401  the grid worker's and leader's home pages
+
         post_migrate.connect(_seed, sender=self, dispatch_uid="grievances-seed-categories")
 
 

@@ -10,5 +10,6 @@ class MediationConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the mediation opener of the case's mediate act, the receiver that ends
-        # a mediation when its case is withdrawn, and the timeline's labels of our events.
-        from mediation import services  # noqa: F401
+        # a mediation when its case is withdrawn, the timeline's labels of our events and
+        # the mediator's home page.
+        from mediation import home, services  # noqa: F401

@@ -1,0 +1,125 @@
+"""What the grid worker's and the leader's home pages show (registered with grids.views).
+
+Each panel reads a fixed number of queries whatever the number of cases: counts in one
+aggregate, then the first rows of a list.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from grids.models import Role
+from grids.views import GRID_ROLES, home_panel
+from grievances import figures
+from grievances.models import OPEN_STATES, Grievance, State
+from grievances.scoping import cases_for
+from grievances.selectors import overdue_q
+from grievances.views_evaluation import (
+    PRIMARY_RATES,
+    month_start,
+    rate_tile,
+    role_regions,
+    today,
+)
+
+HOME_ROWS = 8
+RECENT = timedelta(days=30)
+
+
+def _day_bounds(now):
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1)
+
+
+def _due_today_q(now) -> Q:
+    start, end = _day_bounds(now)
+    running = Q(suspended_at__isnull=True)
+    return running & (
+        Q(state=State.DISPATCHED, report_in_due_at__gte=start, report_in_due_at__lt=end)
+        | Q(
+            state__in=[State.DISPATCHED, State.IN_PROGRESS],
+            handle_due_at__gte=start,
+            handle_due_at__lt=end,
+        )
+    )
+
+
+def _rows(qs, limit: int = HOME_ROWS) -> list[Grievance]:
+    return list(qs.select_related("category", "region")[:limit])
+
+
+def _by_deadline(qs):
+    """Overdue and nearest deadlines first, then the newest."""
+    return qs.order_by(
+        F("handle_due_at").asc(nulls_last=True), F("report_in_due_at").asc(nulls_last=True), "-id"
+    )
+
+
+@home_panel("grid")
+def grid_home(request) -> dict:
+    """My grid: its open cases, what is due today, what I reported lately, and the cases
+    sent down to my grid to handle on the spot."""
+    user, now = request.user, timezone.now()
+    grids = role_regions(user, GRID_ROLES)
+    in_my_grids = Q(pk__in=[])
+    for region in grids:
+        in_my_grids |= Q(**{f"{region.level}_id": region.pk})
+    mine = cases_for(user).filter(in_my_grids | Q(reporter=user))
+    open_cases = mine.filter(state__in=OPEN_STATES)
+    on_the_spot = Q(handler_region__in=[r.pk for r in grids], state=State.IN_PROGRESS)
+    counts = mine.aggregate(
+        open=Count("pk", filter=Q(state__in=OPEN_STATES)),
+        due_today=Count("pk", filter=_due_today_q(now)),
+        overdue=Count("pk", filter=overdue_q(now)),
+        to_handle=Count("pk", filter=on_the_spot),
+        reported=Count("pk", filter=Q(reporter=user, created_at__gte=now - RECENT)),
+    )
+    return {
+        "grid_counts": counts,
+        "grid_to_handle": _rows(_by_deadline(mine.filter(on_the_spot)))
+        if counts["to_handle"]
+        else [],
+        "grid_open": _rows(_by_deadline(open_cases)) if counts["open"] else [],
+        "grid_reported": (
+            _rows(mine.filter(reporter=user).order_by("-created_at", "-id"), 5)
+            if counts["reported"]
+            else []
+        ),
+    }
+
+
+@home_panel("leader")
+def leader_home(request) -> dict:
+    """This month's three rates for the leader's widest region, against last month's, and
+    the region's open and overdue cases."""
+    user, now = request.user, timezone.now()
+    regions = role_regions(user, {Role.LEADER})
+    region = regions[0] if regions else None
+    day = today()
+    start, end = month_start(day), day + timedelta(days=1)
+    previous_start = month_start(day, back=1)
+    current = figures.figures(region=region, start=start, end=end)
+    previous = figures.figures(region=region, start=previous_start, end=start)
+    scope = cases_for(user).filter(state__in=OPEN_STATES)
+    if region is not None:
+        scope = scope.filter(**{f"{region.level}_id": region.pk})
+    counts = scope.aggregate(
+        open=Count("pk"),
+        overdue=Count("pk", filter=overdue_q(now)),
+        risk=Count("pk", filter=Q(risk_petition=True) | Q(risk_extreme=True) | Q(risk_group=True)),
+    )
+    overdue = (
+        _rows(scope.filter(overdue_q(now)).order_by(F("handle_due_at").asc(nulls_last=True), "id"))
+        if counts["overdue"]
+        else []
+    )
+    return {
+        "leader_region": region,
+        "leader_tiles": [rate_tile(key, current, previous) for key in PRIMARY_RATES],
+        "leader_intake": current["intake"]["total"],
+        "leader_counts": counts,
+        "leader_overdue": overdue,
+    }
