@@ -13,10 +13,12 @@ from grievances.models import Grievance, State
 from mediation import services as mediation_services
 from mediation.models import MediationCase
 from tests.grievances.conftest import POINT_B1, advance, new_case
-from tests.mediation.conftest import open_mediation, roster  # noqa: F401
+from tests.mediation import conftest as mediation_fixtures
+from tests.mediation.conftest import open_mediation
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 pytestmark = pytest.mark.django_db
+roster = mediation_fixtures.roster  # the mediation tests' roster fixture
 
 
 def _count(html: str, element_id: str) -> int:
