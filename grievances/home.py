@@ -83,11 +83,6 @@ def grid_home(request) -> dict:
         if counts["to_handle"]
         else [],
         "grid_open": _rows(_by_deadline(open_cases)) if counts["open"] else [],
-        "grid_reported": (
-            _rows(mine.filter(reporter=user).order_by("-created_at", "-id"), 5)
-            if counts["reported"]
-            else []
-        ),
     }
 
 
