@@ -13,6 +13,7 @@ status 400, the form open and the message next to its field.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -102,6 +103,32 @@ def _grouped(rows: list[dict]) -> list[dict]:
     return groups
 
 
+def _map_points(cases: list[Grievance], now) -> list[dict]:
+    """The page's cases that have a point, for the console's map."""
+    return [
+        {
+            "lat": case.lat,
+            "lng": case.lng,
+            "code": case.display_code,
+            "title": case.title,
+            "url": reverse("case-detail", args=[case.pk]),
+            "late": bool(
+                case.state in selectors.WITH_HANDLERS
+                and not case.suspended_at
+                and any(
+                    due is not None and due < now
+                    for due in (
+                        case.report_in_due_at if case.state == State.DISPATCHED else None,
+                        case.handle_due_at,
+                    )
+                )
+            ),
+        }
+        for case in cases
+        if case.lat is not None and case.lng is not None
+    ]
+
+
 @login_required
 def console(request):
     _require_centre_staff(request)
@@ -122,6 +149,7 @@ def console(request):
     query = request.GET.copy()
     query.pop("page", None)
     context = {
+        "map_points": _map_points(cases, now),
         "filter": console_filter,
         "form": console_filter.form,
         "rows": rows,
@@ -143,6 +171,8 @@ def console(request):
         context["summary"] = selectors.console_summary(base, now)
         context["conflicts"] = selectors.console_conflicts(user)
         context["region_options"] = selectors.console_region_options(user)
+        context["map_tile_url"] = getattr(settings, "MAP_TILE_URL", "")
+        context["map_attribution"] = getattr(settings, "MAP_TILE_ATTRIBUTION", "")
         response = render(request, "dispatch/console/console.html", context)
     patch_vary_headers(response, ("HX-Request",))
     return response

@@ -190,6 +190,36 @@ def test_htmx_gets_the_results_only(tree, people):
     assert 'method="get"' in page
 
 
+def test_the_map_shows_the_page_cases_with_a_point_and_follows_the_filters(tree, people, depts):
+    import json
+
+    pinned = new_case(people.grid_worker, title="有坐标的案件")
+    late = whistled(people, [depts.police], title="超期的案件")
+    Grievance.objects.filter(pk=late.pk).update(report_in_due_at=at(2020, 1, 1, 9))
+    by_hand = new_case(people.grid_worker, title="手选网格的案件", region=tree.grid_a1)
+    client = client_as(people.centre_staff)
+
+    def points(response) -> dict[str, dict]:
+        raw = re.search(
+            r'<script id="console-map-points" type="application/json">(.*?)</script>',
+            response.content.decode(),
+            re.S,
+        ).group(1)
+        return {p["code"]: p for p in json.loads(raw)}
+
+    page = client.get(CONSOLE)
+    shown = points(page)
+    assert set(shown) == {pinned.display_code, late.display_code}  # no point: not on the map
+    assert by_hand.display_code not in shown
+    assert shown[late.display_code]["late"] and not shown[pinned.display_code]["late"]
+    assert shown[pinned.display_code]["url"] == f"/cases/{pinned.pk}/"
+    assert (shown[pinned.display_code]["lng"], shown[pinned.display_code]["lat"]) == (91.2, 29.7)
+    assert 'id="console-map"' in page.content.decode()
+    # The htmx results carry their own points: the map follows the filters.
+    r = client.get(CONSOLE, {"overdue": "true"}, headers={"HX-Request": "true"})
+    assert set(points(r)) == {late.display_code}
+
+
 # --- Ordering -------------------------------------------------------------------------------------
 
 
