@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from django import forms
 from django.db.models import Q
-from django.utils.translation import get_language, pgettext_lazy
+from django.utils.functional import lazy
+from django.utils.translation import get_language, gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from grids.locate import locate
@@ -171,8 +172,14 @@ class ReportForm(IntakeForm):
     photos = PhotosField(
         label=_("Photos (optional)"),
         required=False,
-        help_text=_("Take photos with the camera or choose them; up to %(n)s.")
-        % {"n": attachments.MAX_PER_CASE},
+        # Formatted when shown, in the language of the request.
+        help_text=lazy(
+            lambda: (
+                gettext("Take photos with the camera or choose them; up to %(n)s.")
+                % {"n": attachments.MAX_PER_CASE}
+            ),
+            str,
+        )(),
     )
 
     def __init__(self, *args, user=None, staff: bool = False, grid_role: bool = False, **kwargs):

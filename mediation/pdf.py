@@ -170,8 +170,14 @@ def _story(data: dict, s: dict[str, ParagraphStyle]) -> list:
         story.append(_p(_("Mediators"), s["h2"]))
         story.append(
             _p(
-                "；".join(
-                    f"{m['name']}（{m['role_label']}，{m['organisation']}）" for m in mediators
+                pgettext("between items of a list", "; ").join(
+                    _("%(name)s (%(role)s, %(organisation)s)")
+                    % {
+                        "name": m["name"],
+                        "role": m["role_label"],
+                        "organisation": m["organisation"],
+                    }
+                    for m in mediators
                 ),
                 s["body"],
             )
@@ -181,7 +187,12 @@ def _story(data: dict, s: dict[str, ParagraphStyle]) -> list:
     story.append(_p(_("The dispute"), s["h2"]))
     story.append(
         _p(
-            f"{data.get('case_title', '')}（{data.get('category', '')}，{data.get('region', '')}）",
+            _("%(title)s (%(category)s, %(region)s)")
+            % {
+                "title": data.get("case_title", ""),
+                "category": data.get("category", ""),
+                "region": data.get("region", ""),
+            },
             s["body"],
         )
     )

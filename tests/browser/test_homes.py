@@ -144,3 +144,26 @@ def test_each_role_home_shows_its_work(role, work, live_server, chromium, screen
         assert foreign == [] and errors == []
     finally:
         context.close()
+
+
+def test_admin_home_and_the_django_admin(work, live_server, chromium, screenshots_dir):
+    from grids.models import User as UserModel
+
+    UserModel.objects.create_superuser("root", "root@example.com", PASSWORD, full_name="管理员")
+    context = chromium.new_context(viewport=DESKTOP, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    base = live_server.url
+    try:
+        page = context.new_page()
+        _sign_in(page, base, "root")
+        assert page.locator("h1").inner_text().strip() == "系统管理"
+        with page.expect_navigation():
+            page.locator("main a[href='/admin/']").first.click()
+        assert page.url == f"{base}/admin/"
+        assert page.locator("html").get_attribute("lang") == "zh-hans"
+        page.screenshot(path=str(screenshots_dir / "admin.png"), full_page=False)
+        # The regions' tree in the admin opens too.
+        page.goto(f"{base}/admin/grids/region/")
+        assert page.locator("#result_list").is_visible()
+    finally:
+        context.close()
