@@ -241,25 +241,37 @@ class ReportForm(IntakeForm):
             label=_("Group incident risk (群体)"), required=False
         )
         grids = (
-            visible_regions(self.user, Region.objects.filter(level=Level.GRID))
+            visible_regions(
+                self.user, Region.objects.filter(level__in=staff_place_levels(self.grid_role))
+            )
             .select_related("parent")
             .order_by("tree_id", "lft")
         )
         self.grid_queryset = grids
         self.fields["grid"] = forms.ModelChoiceField(
-            label=_("Or choose the grid"),
+            # Grid workers pick one of their grids; a centre's desk may also enter a case
+            # of a village, a township or the county itself (a walk-in at the county).
+            label=_("Or choose the grid") if self.grid_role else _("Or choose the place"),
             queryset=grids,
             to_field_name="code",
             required=False,
             empty_label=_("Use the map point"),
-            error_messages={"invalid_choice": _("Choose one of your own grids.")},
+            error_messages={
+                "invalid_choice": _("Choose one of your own grids.")
+                if self.grid_role
+                else _("Choose a place of your own area.")
+            },
         )
         self.grid_count = grids.count()
         self.grid_search = self.grid_count > GRID_SELECT_MAX
         if self.grid_search:
             self.fields["grid"].widget = forms.HiddenInput()
             self.fields["place"] = forms.CharField(
-                label=_("Search your grids"), max_length=100, required=False
+                label=_("Search your grids")
+                if self.grid_role
+                else _("Search your area: grid, village, township or county"),
+                max_length=100,
+                required=False,
             )
         else:
             self.fields["grid"].label_from_instance = lambda r: region_label(
@@ -365,6 +377,18 @@ class ReportForm(IntakeForm):
             return
         if grid is not None and has_point:
             hit = locate(data["lng"], data["lat"])
+            if grid.level != Level.GRID:
+                inside = hit is None or hit.ancestor_id(grid.level) == grid.pk
+                if not inside:
+                    self.add_error(
+                        "grid",
+                        _(
+                            "The map point lies in %(located)s, outside %(place)s: move the "
+                            "pin or choose another place."
+                        )
+                        % {"located": hit.name, "place": grid.name},
+                    )
+                return
             if hit is not None and hit.id != grid.pk:
                 self.add_error(
                     "grid",
@@ -407,16 +431,24 @@ class ReportForm(IntakeForm):
         return [{"name": name, "phone": phone, "id_number": ""}] if name or phone else []
 
 
-def search_places(text: str, user=None) -> list[tuple[Region, str]]:
+def staff_place_levels(grid_role: bool) -> list[str]:
+    """What staff may choose as a case's place: grid workers their grids; a centre's desk
+    any region of its area from the county down."""
+    if grid_role:
+        return [Level.GRID]
+    return [Level.COUNTY, Level.TOWNSHIP, Level.VILLAGE, Level.GRID]
+
+
+def search_places(text: str, user=None, grid_role: bool = True) -> list[tuple[Region, str]]:
     """Villages and communities whose name (or code) matches, with their path, for residents;
-    with `user`, the grids in their scope."""
+    with `user`, the places they may choose (staff_place_levels)."""
     text = text.strip()
     if not text:
         return []
     if user is None:
         qs = Region.objects.filter(level=Level.VILLAGE)
     else:
-        qs = visible_regions(user, Region.objects.filter(level=Level.GRID))
+        qs = visible_regions(user, Region.objects.filter(level__in=staff_place_levels(grid_role)))
     qs = (
         qs.filter(Q(name__icontains=text) | Q(code__startswith=text))
         .select_related("parent__parent")

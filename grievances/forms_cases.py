@@ -9,6 +9,7 @@ the API run the same validation and the same service.
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django_filters import rest_framework as filters
@@ -390,6 +391,25 @@ class MediateForm(NoteForm):
     party_b_phone = forms.CharField(
         label=gettext_lazy("Second party's phone"), max_length=20, required=False
     )
+    party_a_household = forms.CharField(
+        label=gettext_lazy("First party's household number (户号)"),
+        max_length=50,
+        required=False,
+        help_text=gettext_lazy("For recusal: a mediator of the same household is out."),
+    )
+    party_b_household = forms.CharField(
+        label=gettext_lazy("Second party's household number (户号)"), max_length=50, required=False
+    )
+    choice_days = forms.IntegerField(
+        label=gettext_lazy("Working days to choose a mediator"),
+        min_value=0,
+        max_value=30,
+        required=False,
+        help_text=gettext_lazy(
+            "The parties choose from the public roster within these working days. 0: they "
+            "are convened on the spot and the centre appoints a mediator at once."
+        ),
+    )
 
     def __init__(self, *args, case: Grievance, user, **kwargs):
         super().__init__(*args, case=case, user=user, **kwargs)
@@ -398,16 +418,25 @@ class MediateForm(NoteForm):
         if first is not None and not self.is_bound:
             self.initial.setdefault("party_a_name", first.name)
             self.initial.setdefault("party_a_phone", first.phone)
+        if not self.is_bound:
+            self.initial.setdefault("choice_days", getattr(settings, "MEDIATION_CHOICE_DAYS", 3))
 
     def api_data(self) -> dict:
         data = self.cleaned_data
-        return {
+        result = {
             "note": data.get("note", ""),
             "parties": [
-                {"name": data["party_a_name"], "phone": data.get("party_a_phone", "")},
-                {"name": data["party_b_name"], "phone": data.get("party_b_phone", "")},
+                {
+                    "name": data[f"party_{side}_name"],
+                    "phone": data.get(f"party_{side}_phone", ""),
+                    "household": data.get(f"party_{side}_household", ""),
+                }
+                for side in ("a", "b")
             ],
         }
+        if data.get("choice_days") is not None:
+            result["choice_days"] = data["choice_days"]
+        return result
 
 
 class SuspendForm(ReasonForm):

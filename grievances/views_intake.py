@@ -197,11 +197,11 @@ def _chosen_region(form, name: str):
         return None
 
 
-def _place_results(request, staff: bool):
-    """The htmx partial of villages (residents) or the user's grids matching ?place=."""
+def _place_results(request, staff: bool, grid_role: bool):
+    """The htmx partial of villages (residents) or the user's places matching ?place=."""
     text = request.GET.get("place", "")[:100]
     user = request.user if staff else None
-    matches = search_places(text, user=user) if len(text.strip()) >= 1 else []
+    matches = search_places(text, user=user, grid_role=grid_role) if len(text.strip()) >= 1 else []
     return render(
         request,
         "grievances/_intake_place_results.html",
@@ -216,7 +216,7 @@ def _place_results(request, staff: bool):
 def report(request):
     staff, grid_role = _intake_roles(request)
     if request.method == "GET" and request.htmx and "place" in request.GET:
-        return _place_results(request, staff)
+        return _place_results(request, staff, grid_role)
 
     form_kwargs = {"user": request.user, "staff": staff, "grid_role": grid_role}
     if request.method != "POST":

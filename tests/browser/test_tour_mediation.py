@@ -168,7 +168,9 @@ def mediation_act(page, base: str, mcase: MediationCase, name: str, fill=None) -
     return success(page)
 
 
-def open_mediation(page, base: str, case: Grievance, other: tuple[str, str], note: str):
+def open_mediation(
+    page, base: str, case: Grievance, other: tuple[str, str], note: str, choice_days=None
+):
     """The mediate act of the case page, with the other side of the dispute."""
 
     def parties(p):
@@ -177,6 +179,8 @@ def open_mediation(page, base: str, case: Grievance, other: tuple[str, str], not
         p.fill("#act-mediate-party_b_name", other[0])
         p.fill("#act-mediate-party_b_phone", other[1])
         p.fill("#act-mediate-note", note)
+        if choice_days is not None:
+            p.fill("#act-mediate-choice_days", str(choice_days))
 
     case_act(page, base, case.pk, "mediate", parties)
     case.refresh_from_db()
@@ -327,9 +331,6 @@ def instalment_dates() -> list[date]:
 def test_scenario_3_the_tea_meeting_dispute_settled_in_instalments_through_the_pages(
     taisikan, site, worker, chromium, settings
 ):
-    # The cadre and the police convened both parties at the tea table: no roster to choose
-    # from, the centre appoints at once.
-    settings.MEDIATION_CHOICE_DAYS = 0
     base = site.base
     tour = Tour(chromium, base, site.shots, "s3")
     try:
@@ -361,8 +362,10 @@ def test_scenario_3_the_tea_meeting_dispute_settled_in_instalments_through_the_p
         started = timezone.now()
 
         # --- 2. To mediation with both parties; each gets a personal link by SMS -----------
+        # The cadre and the police convened both parties at the tea table: no roster to
+        # choose from (0 days), the centre appoints at once.
         mcase = open_mediation(
-            cadre, base, case, ("卡某", KA_PHONE), "村干部、村警召集双方当场调解"
+            cadre, base, case, ("卡某", KA_PHONE), "村干部、村警召集双方当场调解", choice_days=0
         )
         links = links_by_phone()
         assert set(links) == {LI_PHONE, KA_PHONE}

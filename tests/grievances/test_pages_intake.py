@@ -292,6 +292,38 @@ def test_centre_staff_report_a_walk_in_visit(tree, people):
     assert case.region == tree.grid_a2
 
 
+def test_a_county_desk_enters_a_walk_in_of_the_county_itself(tree, people, monkeypatch):
+    """A county centre registers a visit at the county's own level (no grid, no pin)."""
+    from grids.models import Role
+    from tests.factories import make_member
+
+    desk = make_member("county_desk", tree.county, Role.CENTRE_STAFF)
+    client = client_for(desk)
+    html = client.get("/report/", **EN).content.decode()
+    assert "Or choose the place" in html and f'value="{tree.county.code}"' in html
+    r = client.post(
+        "/report/", staff_report(source="walk_in", lng="", lat="", grid=tree.county.code)
+    )
+    assert r.status_code == 302
+    case = Grievance.objects.get()
+    assert case.region == tree.county and case.owning_centre == tree.county
+    # A pin outside the chosen township is named next to the place.
+    r = client.post(
+        "/report/", staff_report(grid=tree.town_b.code, lng=POINT_A1[0], lat=POINT_A1[1]), **EN
+    )
+    assert r.status_code == 200
+    assert "outside 昌珠镇" in field_errors(r, "grid")[0]
+    # The search of a wide area finds townships and villages too; a grid worker's only grids.
+    monkeypatch.setattr(forms, "GRID_SELECT_MAX", 1)
+    r = client.get("/report/", {"place": "昌珠"}, headers={"HX-Request": "true"})
+    assert tree.town_b.code in r.content.decode()
+    r = client_for(people.grid_leader).get(
+        "/report/", {"place": "江塘"}, headers={"HX-Request": "true"}
+    )
+    assert f'value="{tree.village_a.code}"' not in r.content.decode()
+    assert f'value="{tree.grid_a1.code}"' in r.content.decode()
+
+
 def test_staff_see_a_link_to_the_case(tree, people, django_capture_on_commit_callbacks):
     client = client_for(people.grid_worker)
     with django_capture_on_commit_callbacks(execute=True):

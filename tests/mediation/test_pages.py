@@ -808,3 +808,52 @@ def test_the_mediator_settles_on_paper_with_the_scans(roster, people, appointed,
     assert mediator.get(f"/mediation/{mcase.pk}/agreement/").status_code == 409
     page = text_of(mediator.get(case_url(mcase)))
     assert "Printable agreement" not in page
+
+
+def test_the_case_page_opens_a_mediation_convened_on_the_spot(roster, people, capture):
+    """The mediate act of /cases/<id>/ with 0 days to choose: the centre appoints at once;
+    the households recorded there feed the recusal rule."""
+    from tests.grievances.conftest import new_case
+
+    case = new_case(people.grid_worker, category="dispute.neighbours", title="院墙纠纷")
+    roster.ciren.household = "JT-009"
+    roster.ciren.save(update_fields=["household"])
+    client = browser(people.centre_staff)
+    page = text_of(client.get(f"/cases/{case.pk}/"))
+    assert 'name="choice_days"' in page and 'value="3"' in page
+    with capture(execute=True):
+        r = client.post(
+            f"/cases/{case.pk}/act/mediate/",
+            {
+                "party_a_name": "甲某",
+                "party_a_phone": "13900001111",
+                "party_a_household": "JT-009",
+                "party_b_name": "乙某",
+                "party_b_phone": "13900002222",
+                "choice_days": "0",
+                "note": "当场召集双方",
+            },
+        )
+    assert r.status_code == 302, text_of(r)
+    mcase = MediationCase.objects.get(grievance=case)
+    assert [p.household for p in mcase.parties.order_by("id")] == ["JT-009", ""]
+    # No waiting for the parties: the centre may assign now, and 次仁 (same household) is out.
+    centre = services.Actor.of(people.centre_staff)
+    assert "assign" in services.available_acts(mcase, centre)
+    assert selectors_recusal(roster.ciren, mcase) == ["Same household as party 甲某."]
+    # A bad number of days is a message next to the field, and nothing is opened twice.
+    other = new_case(people.grid_worker, category="dispute.neighbours", title="另一起纠纷")
+    r = client.post(
+        f"/cases/{other.pk}/act/mediate/",
+        {"party_a_name": "甲", "party_b_name": "乙", "choice_days": "99"},
+    )
+    assert r.status_code == 400
+    error = re.search(r'id="[^"]*choice_days_error"[^>]*>(.*?)</', text_of(r), re.S)
+    assert error and "less than or equal to 30" in text_of(r)
+    assert not MediationCase.objects.filter(grievance=other).exists()
+
+
+def selectors_recusal(mediator, mcase) -> list[str]:
+    from mediation.selectors import recusal_reasons
+
+    return [str(reason) for reason in recusal_reasons(mediator, mcase)]
