@@ -19,13 +19,14 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop, pgettext_lazy
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 
 from grids.locate import locate
 from grids.models import Level, Region, Role
 from grids.scoping import has_region_role, memberships, roles_of, sees_everything
 from grievances import deadlines
+from grievances.labels import deferred
 from grievances.models import (
     Attachment,
     CaseEvent,
@@ -287,15 +288,30 @@ def _acting_centre(user, case: Grievance) -> Region:
     return best or owner
 
 
+# Role labels as saved with an event (translated when shown: grievances.labels).
+_ROLE_LABELS = {
+    Role.LEADER: gettext_noop("Leader"),
+    Role.GRID_LEADER: gettext_noop("Grid leader"),
+    Role.GRID_WORKER: gettext_noop("Grid worker"),
+    Role.GRID_POLICE: gettext_noop("Grid police"),
+}
+SYSTEM_LABEL = deferred(gettext_noop("System"))
+REPORTER_LABEL = deferred(gettext_noop("Reporter"))
+MEDIATION_LABEL = deferred(gettext_noop("Mediation"))
+
+
 def _actor_label(user, case: Grievance) -> str:
+    """Who acted, as saved with the event (see grievances.labels)."""
     if user is None:
-        return _("System")
+        return SYSTEM_LABEL
     if not _authenticated(user):
-        return _("Resident")
+        return deferred(gettext_noop("Resident"))
     if is_centre(user, case):
-        return _("%(centre)s governance centre") % {"centre": _acting_centre(user, case).name}
+        return deferred(
+            gettext_noop("%(centre)s governance centre"), centre=_acting_centre(user, case).name
+        )
     if case.reporter_id == user.pk:
-        return _("Reporter")
+        return REPORTER_LABEL
     for labeler in actor_labelers:
         label = labeler(user, case)
         if label:
@@ -303,8 +319,8 @@ def _actor_label(user, case: Grievance) -> str:
     roles = roles_of(user)
     for role in (Role.LEADER, Role.GRID_LEADER, Role.GRID_WORKER, Role.GRID_POLICE):
         if role in roles:
-            return str(Role(role).label)
-    return _("Staff")
+            return deferred(_ROLE_LABELS[role])
+    return deferred(gettext_noop("Staff"))
 
 
 def _run(
@@ -580,7 +596,7 @@ def grievance_accept(
         note=note,
         public=True,
         skip_role_check=system,
-        actor_label=_("System") if system else None,
+        actor_label=SYSTEM_LABEL if system else None,
     )
 
 
@@ -684,7 +700,7 @@ def grievance_dispatch(
         note=note,
         public=True,
         skip_role_check=system,
-        actor_label=_("System") if system else None,
+        actor_label=SYSTEM_LABEL if system else None,
     )
 
 
@@ -810,7 +826,7 @@ def grievance_escalate(case: Grievance, user, *, reason: str, system: bool = Fal
         note=reason.strip(),
         public=True,
         skip_role_check=system,
-        actor_label=_("System") if system else None,
+        actor_label=SYSTEM_LABEL if system else None,
     )
 
 
@@ -823,7 +839,7 @@ def grievance_withdraw(case: Grievance, user, *, reason: str = "", via_tracking=
         note=reason.strip(),
         public=True,
         skip_role_check=via_tracking,
-        actor_label=_("Reporter") if via_tracking else None,
+        actor_label=REPORTER_LABEL if via_tracking else None,
     )
 
 
@@ -868,7 +884,7 @@ def grievance_mediation_settled(
         public=True,
         attachments=attachments,
         skip_role_check=True,
-        actor_label=actor_label or _("Mediation"),
+        actor_label=actor_label or MEDIATION_LABEL,
     )
 
 
@@ -896,7 +912,7 @@ def grievance_mediation_failed(
         public=True,
         skip_role_check=True,
         # No label with a user (the centre ends the mediation): named as for any other act.
-        actor_label=actor_label if actor_label or user is not None else _("Mediation"),
+        actor_label=actor_label if actor_label or user is not None else MEDIATION_LABEL,
     )
 
 
@@ -1010,7 +1026,7 @@ def grievance_urge(case: Grievance, user, *, note: str = "", via_tracking=False)
         note=note.strip(),
         public=True,
         skip_role_check=via_tracking,
-        actor_label=_("Reporter") if via_tracking else None,
+        actor_label=REPORTER_LABEL if via_tracking else None,
     )
 
 
@@ -1034,7 +1050,7 @@ def grievance_supervise(
         change,
         note=note.strip(),
         skip_role_check=system,
-        actor_label=_("System") if system else None,
+        actor_label=SYSTEM_LABEL if system else None,
     )
 
 
@@ -1092,7 +1108,7 @@ def grievance_rate(
             note=comment,
             public=True,
             data={"score": score, "resolved": resolved, "changed": bool(existing)},
-            actor_label=_("Reporter"),
+            actor_label=REPORTER_LABEL,
         )
     return rating
 

@@ -29,13 +29,14 @@ from django.db.models import prefetch_related_objects
 from django.dispatch import receiver
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from grids.scoping import sees_everything
 from grievances import deadlines, sms
 from grievances import selectors as case_selectors
 from grievances import services as case_services
+from grievances.labels import deferred
 from grievances.models import Attachment, Grievance
 from grievances.services import InvalidInput, NotAllowed, WrongState
 from mediation import selectors, tokens
@@ -234,10 +235,10 @@ def available_acts(case: MediationCase, actor: Actor) -> list[str]:
 def actor_label(actor: Actor, case: MediationCase) -> str | None:
     """For whom the actor acted (CaseEvent.actor_label); None lets grievances name a centre."""
     if actor.system:
-        return _("System")
+        return case_services.SYSTEM_LABEL
     party = acting_party(actor, case)
     if party is not None and (actor.party is not None or not is_centre(actor, case)):
-        return _("Party %(name)s") % {"name": party.name}
+        return deferred(gettext_noop("Party %(name)s"), name=party.name)
     appointment = appointment_of(actor, case)
     if appointment is not None:
         return appointment.mediator.organisation.name
@@ -245,7 +246,8 @@ def actor_label(actor: Actor, case: MediationCase) -> str | None:
 
 
 def org_label(case: MediationCase) -> str:
-    return case.org.name if case.org_id else _("Mediation")
+    """The organisation as saved with an event (see grievances.labels)."""
+    return case.org.name if case.org_id else case_services.MEDIATION_LABEL
 
 
 # --- The transaction pattern -------------------------------------------------------------------
@@ -567,7 +569,9 @@ def _appoint_common_choice(locked: MediationCase, actor: Actor) -> None:
             note=_("The parties chose no mediator in common: the centre assigns one."),
         )
         return
-    _appoint(locked, actor, chosen, [], ChosenBy.PARTIES, label=_("Parties' choice"))
+    _appoint(
+        locked, actor, chosen, [], ChosenBy.PARTIES, label=deferred(gettext_noop("Parties' choice"))
+    )
 
 
 def _appoint(
@@ -661,7 +665,7 @@ def mediation_assign(
         _refuse_recused(group, case, field)
 
     def work(locked: MediationCase) -> MediationCase:
-        label = _("System") if actor.system else None
+        label = case_services.SYSTEM_LABEL if actor.system else None
         _appoint(locked, actor, mediator, assisting, ChosenBy.CENTRE, label=label, note=note)
         return locked
 
@@ -1280,7 +1284,7 @@ def remind_term(term_id: int) -> bool:
             from_state=case.grievance.state,
             note=text,
             data={"mediation_case": case.pk, "term": term.pk},
-            actor_label=_("System"),
+            actor_label=case_services.SYSTEM_LABEL,
         )
         if lead is not None:
             mediator = lead.mediator

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy, pgettext
 
 from grievances import selectors
 from grievances.api import mask_id, mask_phone
+from grievances.labels import shown
 from grievances.models import (
     Complexity,
     HandlingLevel,
@@ -164,6 +165,12 @@ def due_info(case) -> Due:
 
 
 # --- The timeline --------------------------------------------------------------------------------
+
+
+@register.filter
+def actor_label(event) -> str:
+    """For whom the actor acted, in the reader's language (grievances.labels)."""
+    return shown(event.actor_label)
 
 
 @register.filter

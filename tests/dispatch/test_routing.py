@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from dispatch.models import Assignment, RoutingRule
+from grievances.labels import shown
 from grievances.models import Category, Grievance
+from grievances.services import SYSTEM_LABEL
 from grievances.tasks import relay_batch
 from tests.grievances.conftest import as_user
 
@@ -59,8 +62,11 @@ def test_auto_dispatch_accepts_and_whistles_the_rule_departments(tree, people, d
     assert dict(
         Assignment.objects.filter(whistle__grievance=case).values_list("department__code", "role")
     ) == {"nd-transport": "lead", "zd-police": "assisting"}
-    actions = list(case.events.values_list("action", "actor_label"))
-    assert actions[1:] == [("accept", "系统"), ("dispatch", "系统")]
+    actions = [(e.action, e.actor_label) for e in case.events.all()]
+    # Saved as the source string, shown in the reader's language.
+    assert actions[1:] == [("accept", SYSTEM_LABEL), ("dispatch", SYSTEM_LABEL)]
+    with translation.override("zh-hans"):
+        assert shown(actions[1][1]) == "系统"
     # Relaying again (a task that runs twice) changes nothing.
     relay_batch()
     relay_batch()

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from dispatch.models import Assignment, RoutingRule
 from grievances.models import Category, Grievance
+from grievances.services import SYSTEM_LABEL
 from tests.grievances.conftest import as_user
 from tests.integration.conftest import Worker, wait_for
 
@@ -73,7 +74,7 @@ def test_a_missed_deadline_is_supervised_then_escalated_by_beat(tree, people, de
     assert case.state == "accepted"
     assert case.owning_centre == tree.town_a
     assert Assignment.objects.get(whistle__grievance_id=pk).status == "escalated"
-    assert case.events.filter(action="escalate", actor_label="系统").count() == 1
+    assert case.events.filter(action="escalate", actor_label=SYSTEM_LABEL).count() == 1
 
 
 def test_worker_killed_mid_task_the_sweeper_still_moves_the_case(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from grievances.labels import shown
 from grievances.models import CaseEvent
 from mediation import services
 from mediation.models import MediationCase, MediatorRating
@@ -75,7 +76,7 @@ def test_each_party_rates_once(roster, people, act):
         (roster.zhuoma.pk, 5),
     ]
     event = CaseEvent.objects.filter(action="mediation_rate").first()
-    assert event.actor_label == "Party 甲某" and not event.public
+    assert shown(event.actor_label) == "Party 甲某" and not event.public
 
 
 def test_no_rating_before_the_mediation_ends(roster, people, act):
