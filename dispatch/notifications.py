@@ -2,10 +2,11 @@
 
 The case's events are the outbox (grievances.tasks). The relay hands each event of an
 action that concerns people to `notify_event`, in the relay's transaction: it writes one
-Notification per recipient and one Delivery per channel, both unique, with
-`bulk_create(ignore_conflicts=True)`, so an event relayed twice still tells each person once.
-Deliveries are sent afterwards by dispatch.tasks.deliver_notifications: each is claimed with
-a conditional update, sent, and marked sent at once; transient errors are retried later.
+Notification per recipient and one Delivery per channel, both unique (conflicts on a rerun
+keep the existing rows), so an event relayed twice still tells each person once. Deliveries
+are sent afterwards by dispatch.tasks.deliver_notifications (one task per relay chunk, not
+per event): claimed in bulk (locked without waiting, pending → sending), each sent and marked
+sent at once; transient errors are retried later.
 
 Who hears of what (never the person who did it):
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -38,8 +40,9 @@ from django.utils.translation import gettext as _
 
 from dispatch.models import Assignment, Delivery, DepartmentMembership, Notification, Whistle
 from grids.models import Membership, Region, Role, User
+from grievances.labels import shown
 from grievances.models import CaseEvent, Grievance
-from grievances.tasks import on_event
+from grievances.tasks import in_relay, on_chunk_committed, on_event
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +160,10 @@ def recipients(event: CaseEvent) -> set[int]:
     users: set[int] = set()
     if action == "dispatch":
         if data.get("whistle"):
-            users = _department_members(
-                Assignment.objects.filter(whistle_id=data["whistle"]).values_list(
-                    "department_id", flat=True
-                )
+            users = set(
+                DepartmentMembership.objects.filter(
+                    department__assignments__whistle_id=data["whistle"]
+                ).values_list("user_id", flat=True)
             )
         elif data.get("to_region"):
             region = Region.objects.filter(code=data["to_region"]).values_list("pk", flat=True)
@@ -225,7 +228,7 @@ def _text(event: CaseEvent) -> tuple[str, str]:
     title = _TITLES[event.action](data) % {"case": label}
     lines = []
     if event.actor_label:
-        lines.append(_("By: %(actor)s") % {"actor": event.actor_label})
+        lines.append(_("By: %(actor)s") % {"actor": shown(event.actor_label)})
     if event.note:
         lines.append(event.note)
     if event.action == "dispatch" and data.get("handle_due_at"):
@@ -272,7 +275,9 @@ def notify_event(event_id: int) -> int:
     with translation.override(settings.LANGUAGE_CODE):
         title, body = _text(event)
     url = _case_url(event.grievance)
-    Notification.objects.bulk_create(
+    # On a conflict (the event relayed twice) the existing row is kept as it is (the no-op
+    # update only makes the statement return its id): one row per person and event.
+    notices = Notification.objects.bulk_create(
         [
             Notification(
                 recipient_id=person.pk,
@@ -285,49 +290,57 @@ def notify_event(event_id: int) -> int:
             )
             for person in people
         ],
-        ignore_conflicts=True,
-    )
-    # ignore_conflicts leaves the primary keys unset: read the rows back.
-    notices = dict(
-        Notification.objects.filter(event=event, recipient__in=people).values_list(
-            "recipient_id", "pk"
-        )
+        update_conflicts=True,
+        unique_fields=["recipient", "event"],
+        update_fields=["kind"],
     )
     by_sms = event.action in sms_actions() and _sms_module() is not None
     if event.action == "dispatch" and not (event.data or {}).get("whistle"):
         by_sms = False
     deliveries = []
-    for person in people:
-        notice = notices.get(person.pk)
-        if notice is None:
+    for person, notice in zip(people, notices, strict=True):
+        if notice.pk is None:
             continue
         if email_enabled() and person.email:
             deliveries.append(
                 Delivery(
-                    notification_id=notice, channel=Delivery.Channel.EMAIL, address=person.email
+                    notification_id=notice.pk, channel=Delivery.Channel.EMAIL, address=person.email
                 )
             )
         if by_sms and person.phone:
             deliveries.append(
-                Delivery(notification_id=notice, channel=Delivery.Channel.SMS, address=person.phone)
+                Delivery(
+                    notification_id=notice.pk, channel=Delivery.Channel.SMS, address=person.phone
+                )
             )
     if deliveries:
         Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-        ids = list(
-            Delivery.objects.filter(
-                notification__event=event, status=Delivery.Status.PENDING
-            ).values_list("pk", flat=True)
-        )
-        transaction.on_commit(lambda: _enqueue_delivery(ids))
+        if in_relay():
+            # One delivery task per relay chunk, not one per event (see _publish_due).
+            transaction.on_commit(_deliveries_waiting.set)
+        else:
+            transaction.on_commit(_enqueue_delivery)
     return len(people)
 
 
-def _enqueue_delivery(ids: list[int]) -> None:
-    # Best effort: with the broker down, the deliveries wait for the periodic run.
+# Set when a committed relay chunk wrote deliveries; the chunk hook publishes one task.
+_deliveries_waiting = threading.Event()
+
+
+@on_chunk_committed
+def _publish_due() -> None:
+    if _deliveries_waiting.is_set():
+        _deliveries_waiting.clear()
+        _enqueue_delivery()
+
+
+def _enqueue_delivery() -> None:
+    # Best effort: with the broker down, the deliveries wait for the periodic run. Without
+    # ids the task sends every delivery that is due, however many events wrote them.
     try:
         from dispatch.tasks import deliver_notifications
 
-        deliver_notifications.apply_async(args=[ids], retry=False)
+        deliver_notifications.apply_async(retry=False)
     except Exception:  # noqa: BLE001 - any broker error; beat's run picks them up
         log.warning("could not enqueue deliveries; the periodic run will send them", exc_info=True)
 
@@ -367,22 +380,46 @@ def _send(delivery: Delivery) -> None:
     sms.get_backend().send(delivery.address, text)
 
 
-def send_delivery(delivery_id: int) -> str:
-    """Claim, send and record one delivery. Returns its new status, or "" if not ours.
+def claim(ids: Iterable[int] | None = None, limit: int = 100) -> list[Delivery]:
+    """Claim deliveries that are due (these ids, or the oldest due): pending → sending.
 
-    Never sends twice in the normal course: the claim (pending → sending) is one conditional
-    update that only one worker wins, and a sent delivery is marked sent right after the
-    gateway took it. At-least-once at one edge: a worker that dies after the gateway took
-    the message but before the mark leaves it "sending"; `requeue_stuck` puts it back after
-    NOTIFY_STUCK_MINUTES and it is sent again.
+    One transaction for the lot: the rows are locked without waiting (another worker's are
+    skipped) and moved to "sending" with one update, so exactly one worker claims each.
     """
     now = timezone.now()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(status=Delivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
-    if not claimed:
-        return ""
-    delivery = Delivery.objects.select_related("notification").get(pk=delivery_id)
+    with transaction.atomic():
+        qs = Delivery.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            status=Delivery.Status.PENDING, next_attempt_at__lte=now
+        )
+        if ids is not None:
+            qs = qs.filter(pk__in=list(ids))
+        rows = list(qs.select_related("notification").order_by("next_attempt_at", "id")[:limit])
+        if rows:
+            Delivery.objects.filter(pk__in=[d.pk for d in rows]).update(
+                status=Delivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+            )
+    for delivery in rows:
+        delivery.status, delivery.claimed_at = Delivery.Status.SENDING, now
+        delivery.attempts += 1
+    return rows
+
+
+def send_delivery(delivery_id: int) -> str:
+    """Claim, send and record one delivery. Returns its new status, or "" if not ours."""
+    claimed = claim([delivery_id])
+    return send_claimed(claimed[0]) if claimed else ""
+
+
+def send_claimed(delivery: Delivery) -> str:
+    """Send one delivery this worker claimed and record the outcome. Returns its new status.
+
+    Never sends twice in the normal course: only one worker claims a delivery (`claim`), and
+    a sent delivery is marked sent right after the gateway took it. At-least-once at one
+    edge: a worker that dies after the gateway took the message but before the mark leaves
+    it "sending"; `requeue_stuck` puts it back after NOTIFY_STUCK_MINUTES and it is sent
+    again.
+    """
+    delivery_id = delivery.pk
     try:
         _send(delivery)
     except Exception as exc:  # noqa: BLE001 - classified below; a bad message must not stop the batch

@@ -8,6 +8,7 @@ transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import transaction
 from django.dispatch import receiver
@@ -16,9 +17,10 @@ from django.utils.translation import gettext as _
 
 from dispatch.models import Assignment, Department, DepartmentMembership, RoutingRule, Whistle
 from grids.scoping import sees_everything
+from grids.workcalendar import DeadlineUnit, WorkCalendar
 from grievances import deadlines
 from grievances import services as case_services
-from grievances.models import Grievance, State
+from grievances.models import Grievance, State, Unit
 from grievances.services import InvalidInput, NotAllowed, WrongState
 
 OPEN = (Assignment.Status.PENDING, Assignment.Status.REPORTED_IN)
@@ -171,15 +173,22 @@ def whistle_dispatch(
     *,
     departments: list[Department] | None = None,
     proposed: bool = False,
+    proposal: Proposal | None = None,
     instructions: str = "",
     system: bool = False,
+    calendar: WorkCalendar | None = None,
 ) -> Grievance:
     """横向吹哨: the centre calls a lead department and assisting ones (lead first); or the
-    system, for a routing rule that dispatches automatically."""
+    system, for a routing rule that dispatches automatically.
+
+    `proposal`: the routing proposal, when the caller has just made it (implies
+    `proposed`). `calendar`: the case region's working calendar, when the caller keeps one
+    for many dispatches."""
     if not system:
         case_services.check_act("dispatch", case, user)
-    if proposed:
-        proposal = propose(case)
+    if proposed or proposal is not None:
+        proposed = True
+        proposal = proposal if proposal is not None else propose(case)
         if proposal.conflict:
             raise InvalidInput(
                 _("Two routing rules are equally specific: fix them or choose departments."),
@@ -208,8 +217,7 @@ def whistle_dispatch(
         whistle = Whistle.objects.create(
             grievance=c, centre=centre, issued_by=user, instructions=instructions
         )
-        report_in_due = deadlines.report_in_due(c, now)
-        handle_due = deadlines.handle_due(c, now)
+        report_in_due, handle_due = _deadlines(c, now, calendar)
         Assignment.objects.bulk_create(
             [
                 Assignment(
@@ -233,6 +241,26 @@ def whistle_dispatch(
 
     return case_services.grievance_dispatch(
         case, user, assign=assign, note=instructions, system=system
+    )
+
+
+def _deadlines(
+    case: Grievance, start: datetime, calendar: WorkCalendar | None
+) -> tuple[datetime, datetime]:
+    """(report-in, handling) deadlines from `start`, as grievances.deadlines computes them,
+    on one calendar for both (and for every dispatch of a relay chunk when one is given)."""
+    calendar = calendar or deadlines.calendar_for(case)
+
+    def due(amount: float, unit: str) -> datetime:
+        if unit == Unit.CALENDAR_HOURS:
+            return calendar.deadline(start, amount, DeadlineUnit.HOURS, calendar_hours=True)
+        if unit == Unit.WORKING_HOURS:
+            return calendar.deadline(start, amount, DeadlineUnit.HOURS)
+        return calendar.deadline(start, amount, DeadlineUnit.DAYS)
+
+    return (
+        due(*case.category.report_in_limit(case.urgency)),
+        due(*case.category.handle_limit(case.urgency)),
     )
 
 

@@ -20,11 +20,14 @@ supervisions, so a case is told at least one run before it is escalated.
 
 Suspended cases (挂起) are left alone: their clock stops, and resuming moves the deadlines.
 
-Running twice, or on two workers at once, does nothing twice: each item is claimed with a
-conditional update on the assignment. The sweep never waits for a row lock: it skips a case
-that someone is acting on right now (their act may well settle it) and sees it again in a
-minute. Waiting could deadlock with the department's report-in, which locks its assignment
-before the case, while the case services lock the case before its assignments.
+Running twice, or on two workers at once, does nothing twice: the rows acted on are locked
+first (cases, then assignments) and decided under the lock; an escalation is also claimed
+with a conditional update on the assignment. Supervisions are written for a whole batch at
+once (a few statements, not a few per row), so a burst of missed deadlines costs about as
+much as a handful. The sweep never waits for a row lock: it skips a case that someone is
+acting on right now (their act may well settle it) and sees it again in a minute. Waiting
+could deadlock with the department's report-in, which locks its assignment before the case,
+while the case services lock the case before its assignments.
 
 Cases dispatched down to a grid or village (no whistle, no assignment) are not swept here.
 """
@@ -32,12 +35,13 @@ Cases dispatched down to a grid or village (no whistle, no assignment) are not s
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -51,7 +55,8 @@ from dispatch.models import (
 )
 from grids.workcalendar import WorkCalendar
 from grievances import services as case_services
-from grievances.models import Grievance, State
+from grievances.models import CaseEvent, Grievance, State
+from grievances.outbox import kicker
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,12 @@ _THRESHOLDS = {
 
 def batch_size() -> int:
     return int(getattr(settings, "SLA_SWEEP_BATCH", 500))
+
+
+def time_budget() -> float:
+    """Seconds after which a run starts no further escalation or batch (it goes on at once
+    in the next run): one run stays short however large the backlog."""
+    return float(getattr(settings, "SLA_SWEEP_SECONDS", 0.5))
 
 
 def escalate_after() -> timedelta:
@@ -107,16 +118,26 @@ def sweep(now: datetime | None = None, limit: int | None = None) -> SweepResult:
         Assignment.objects.filter(SLA_ESCALATE_OPEN, escalate_at__lte=now), "escalate_at", limit
     )
     result.full |= len(due) == limit
-    for assignment_id, case_id in due:
+    stop_at = time.monotonic() + time_budget()
+    for n, (assignment_id, case_id) in enumerate(due):
+        if n and time.monotonic() > stop_at:
+            # An escalation is a whole case move (a dozen statements): a backlog of them is
+            # worked off by the runs that follow at once (dispatch.tasks.sweep_sla), not
+            # by one long run that holds up the supervisions behind it.
+            result.full = True
+            break
         _tally(result, _escalate(assignment_id, case_id, now, calendars))
 
     for threshold, (due_field, _mark, condition) in _THRESHOLDS.items():
+        if result.progress and time.monotonic() > stop_at:
+            result.full = True
+            break
         due = _candidates(
             Assignment.objects.filter(condition, **{f"{due_field}__lte": now}), due_field, limit
         )
         result.full |= len(due) == limit
-        for assignment_id, case_id in due:
-            _tally(result, _supervise(threshold, assignment_id, case_id, now, calendars))
+        if due:
+            _supervise_batch(threshold, due, now, calendars, result)
     return result
 
 
@@ -198,54 +219,117 @@ def _when(dt: datetime) -> str:
     return formats.date_format(timezone.localtime(dt), "Y-m-d H:i")
 
 
-def _supervise(
-    threshold: str, assignment_id: int, case_id: int, now: datetime, calendars: _Calendars
-) -> str:
+def _supervise_batch(
+    threshold: str,
+    due: list[tuple[int, int]],
+    now: datetime,
+    calendars: _Calendars,
+    result: SweepResult,
+) -> None:
+    """Supervise a batch of candidates of one threshold in one transaction, set-based.
+
+    Locks the cases, then their assignments, without waiting (as `_lock`, for the whole
+    batch in two queries), decides under the locks, then writes every mark, count and
+    CaseEvent with a few statements whatever the batch size. The locks are what make a
+    second run (or a second worker) do nothing twice: it skips the rows held here, and once
+    this commits it finds the marks set. On SQLite the IMMEDIATE transaction serializes
+    whole runs instead.
+    """
     due_field, mark, _condition = _THRESHOLDS[threshold]
     with transaction.atomic():
-        case, assignment = _lock(case_id, assignment_id)
-        if case is None or assignment is None:
-            return "busy"
-        if case.suspended_at:
-            # Suspended since the candidate query: its deadlines move when it resumes.
-            return "busy"
-        due = getattr(case, due_field)
-        missed = _missed(case, assignment, now)
-        if threshold not in missed:
-            # Nothing due for this threshold: a deadline moved (the assignment's copy lags
-            # the case) or the case moved on. Take the case's value and mark it seen, so
-            # that the row leaves the head of the index instead of blocking the batch.
-            changes = {due_field: due} if due else {}
-            if not due or due <= now:
-                changes[mark] = due or getattr(assignment, due_field)
-            Assignment.objects.filter(pk=assignment_id).update(**changes)
-            return "updated"
-        # The claim: 0 rows means another run supervised this deadline value already.
-        claimed = (
-            Assignment.objects.filter(pk=assignment_id)
-            .filter(Q(**{f"{mark}__isnull": True}) | Q(**{f"{mark}__lt": due}))
-            .update(
-                **{mark: due, due_field: due},
-                escalate_at=_escalation_time(case, missed, calendars),
+        cases = {
+            c.pk: c
+            for c in Grievance.objects.select_for_update(skip_locked=True).filter(
+                pk__in={case_id for _a, case_id in due}
+            )
+        }
+        assignments = {
+            a.pk: a
+            for a in Assignment.objects.select_for_update(skip_locked=True).filter(
+                pk__in=[a for a, case_id in due if case_id in cases]
+            )
+        }
+        moved: list[Assignment] = []
+        claims: list[tuple[Assignment, Grievance, datetime, dict[str, datetime]]] = []
+        seen: set[int] = set()
+        for assignment_id, case_id in due:
+            case, assignment = cases.get(case_id), assignments.get(assignment_id)
+            if case is None or assignment is None or case_id in seen:
+                result.busy += 1
+                continue
+            if case.suspended_at:
+                # Suspended since the candidate query: its deadlines move when it resumes.
+                result.busy += 1
+                continue
+            seen.add(case_id)
+            deadline = getattr(case, due_field)
+            missed = _missed(case, assignment, now)
+            if threshold not in missed:
+                # Nothing due for this threshold: a deadline moved (the assignment's copy
+                # lags the case) or the case moved on. Take the case's value and mark it
+                # seen, so that the row leaves the head of the index instead of blocking
+                # the batch.
+                if deadline:
+                    setattr(assignment, due_field, deadline)
+                if not deadline or deadline <= now:
+                    setattr(assignment, mark, deadline or getattr(assignment, due_field))
+                moved.append(assignment)
+                continue
+            supervised = getattr(assignment, mark)
+            if supervised is not None and supervised >= deadline:
+                continue  # another run supervised this deadline value already
+            claims.append((assignment, case, deadline, missed))
+        if moved:
+            Assignment.objects.bulk_update(moved, [due_field, mark])
+            result.updated += len(moved)
+        if not claims:
+            return
+        for assignment, case, deadline, missed in claims:
+            setattr(assignment, mark, deadline)
+            setattr(assignment, due_field, deadline)
+            assignment.escalate_at = _escalation_time(case, missed, calendars)
+        Assignment.objects.bulk_update(
+            [a for a, *_rest in claims], [mark, due_field, "escalate_at"]
+        )
+        _record_supervisions(threshold, [(case, deadline) for _a, case, deadline, _m in claims])
+        result.supervised += len(claims)
+
+
+def _record_supervisions(threshold: str, rows: list[tuple[Grievance, datetime]]) -> None:
+    """督办 by the system, for many locked cases at once: what grievance_supervise does for
+    one (the count, one CaseEvent each, the case_event signal, the relay's kick), in three
+    statements. The state does not move, so there is no transition to run."""
+    now = timezone.now()
+    Grievance.objects.filter(pk__in=[case.pk for case, _due in rows]).update(
+        supervise_count=F("supervise_count") + 1, updated_at=now
+    )
+    label = case_services._actor_label(None, rows[0][0])  # the system's, as the services save it
+    events = []
+    for case, deadline in rows:
+        case.supervise_count += 1
+        case.updated_at = now
+        if threshold == REPORT_IN:
+            note = _("Not reported in by the deadline (%(due)s).") % {"due": _when(deadline)}
+        else:
+            note = _("Not handled by the deadline (%(due)s).") % {"due": _when(deadline)}
+        events.append(
+            CaseEvent(
+                grievance=case,
+                action="supervise",
+                actor=None,
+                actor_label=label,
+                from_state=case.state,
+                to_state=case.state,
+                note=note,
+                public=False,
+                data={"count": case.supervise_count, "threshold": threshold},
+                created_at=now,
             )
         )
-        if not claimed:
-            return "taken"
-        if threshold == REPORT_IN:
-            note = _("Not reported in by the deadline (%(due)s).") % {"due": _when(due)}
-        else:
-            note = _("Not handled by the deadline (%(due)s).") % {"due": _when(due)}
-        try:
-            with transaction.atomic():
-                case_services.grievance_supervise(
-                    case, None, system=True, threshold=threshold, note=note
-                )
-        except case_services.CaseError as exc:
-            # Checked under the lock just above, so this is unexpected; the mark stays,
-            # so a broken case cannot hold up every later run.
-            log.warning("SLA: could not supervise case %s: %s", case_id, exc.message)
-            return "updated"
-    return "supervised"
+    CaseEvent.objects.bulk_create(events)
+    for case, event in zip((case for case, _due in rows), events, strict=True):
+        case_services.case_event.send(sender=Grievance, grievance=case, event=event)
+    transaction.on_commit(kicker.kick)
 
 
 def _escalate(assignment_id: int, case_id: int, now: datetime, calendars: _Calendars) -> str:

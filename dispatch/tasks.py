@@ -9,6 +9,7 @@ with the outbox relay (grievances.tasks.on_event), in every worker.
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 from django.db import OperationalError
@@ -46,6 +47,7 @@ def sweep_sla(self) -> dict:
 
 
 BATCH = 100
+DELIVER_SECONDS = 20.0
 
 
 @shared_task(
@@ -57,22 +59,27 @@ BATCH = 100
     ignore_result=True,
 )
 def deliver_notifications(self, delivery_ids: list[int] | None = None) -> int:
-    """Send these deliveries; without ids (beat), requeue stuck ones and send what is due.
+    """Send these deliveries; without ids (a relay chunk, beat), requeue stuck ones and send
+    every delivery that is due, a batch at a time, for up to DELIVER_SECONDS.
 
     A transient error leaves a delivery pending with its next attempt later; a follow-up run
     is scheduled for then (beat's run every minute would find it too).
     """
     if delivery_ids is None:
         notifications.requeue_stuck()
-        delivery_ids = notifications.due_deliveries(BATCH)
+    deadline = time.monotonic() + DELIVER_SECONDS
     sent = 0
     retry = []
-    for delivery_id in delivery_ids:
-        status = notifications.send_delivery(delivery_id)
-        if status == "sent":
-            sent += 1
-        elif status == "pending":
-            retry.append(delivery_id)
+    while True:
+        batch = notifications.claim(delivery_ids, BATCH)
+        for delivery in batch:
+            status = notifications.send_claimed(delivery)
+            if status == "sent":
+                sent += 1
+            elif status == "pending":
+                retry.append(delivery.pk)
+        if delivery_ids is not None or len(batch) < BATCH or time.monotonic() > deadline:
+            break
     if retry:
         delay = notifications.next_retry_in(retry)
         if delay is not None:

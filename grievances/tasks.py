@@ -2,12 +2,15 @@
 
 CaseEvent rows are the outbox. The relay hands each unprocessed event to the handlers
 registered for its action (routing, notifications: the dispatch app registers them) and
-marks it processed with a conditional update, so two relays never hand one event over twice.
+marks it processed in the same transaction; a relay skips the rows another one holds, so two
+relays never hand one event over twice.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 
 from celery import shared_task
@@ -34,44 +37,125 @@ def on_event(*actions: str):
 
 
 BATCH = 200
+# Events handed over per transaction: one commit for many events (a commit is a disk flush on
+# PostgreSQL), short enough that a case the relay moves shows up without waiting for a whole
+# batch and that the rows it locks are not held for long.
+CHUNK = 20
+# How long one relay task keeps going while the outbox refills (submits keep coming, and the
+# relay's own acts write events): well inside CELERY_TASK_SOFT_TIME_LIMIT.
+RELAY_SECONDS = 20.0
+
+# Called after each committed chunk (e.g. to publish one task for the chunk's deliveries).
+chunk_hooks: list[Callable[[], None]] = []
+
+
+def on_chunk_committed(func):
+    chunk_hooks.append(func)
+    return func
+
+
+_local = threading.local()
+
+
+def in_relay() -> bool:
+    """Whether the caller runs as a handler of the relay (its chunk hooks will follow)."""
+    return getattr(_local, "relaying", False)
+
+
+def chunk_cache() -> dict:
+    """A dict that lives as long as the relay's current chunk (a fresh one outside a relay):
+    for what handlers may share within one transaction, such as a working calendar."""
+    if not in_relay():
+        return {}
+    return _local.cache
+
+
+def _relay_chunk(after: int, size: int) -> tuple[int, int, int]:
+    """Hand over up to `size` events with ids above `after`, in one transaction.
+
+    Returns (events taken, the last id looked at, events seen). The rows are claimed with
+    `FOR UPDATE SKIP LOCKED` and one update: another relay skips them rather than waiting and
+    finds them processed once this commits (on SQLite the IMMEDIATE transaction serializes
+    relays instead). Each event's handlers run in a savepoint of their own: an event whose
+    handler fails is rolled back alone, put back in the outbox, and the others commit.
+    """
+    taken = 0
+    _local.relaying, _local.cache = True, {}
+    try:
+        taken, rows = _hand_over(after, size)
+    finally:
+        _local.relaying, _local.cache = False, {}
+    for hook in chunk_hooks:
+        try:
+            hook()
+        except Exception:  # noqa: BLE001 - best effort: a periodic run catches up
+            log.exception("relay chunk hook %r failed", hook)
+    if not rows:
+        return 0, after, 0
+    return taken, rows[-1][0], len(rows)
+
+
+def _hand_over(after: int, size: int) -> tuple[int, list[tuple[int, str]]]:
+    taken = 0
+    with transaction.atomic():
+        rows = list(
+            CaseEvent.objects.select_for_update(skip_locked=True)
+            .filter(processed_at__isnull=True, id__gt=after)
+            .order_by("id")
+            .values_list("id", "action")[:size]
+        )
+        if not rows:
+            return 0, rows
+        ids = [event_id for event_id, _action in rows]
+        CaseEvent.objects.filter(id__in=ids).update(processed_at=timezone.now())
+        for event_id, action in rows:
+            handlers = [*event_handlers.get(action, []), *event_handlers.get("*", [])]
+            try:
+                if handlers:
+                    with transaction.atomic():
+                        for handler in handlers:
+                            handler(event_id)
+            except Exception:
+                # One failing event must not hold up the others: it stays in the outbox and
+                # the next relay (at the latest the sweeper's) tries it again.
+                log.exception("relay of case event %s failed; it stays in the outbox", event_id)
+                CaseEvent.objects.filter(id=event_id).update(processed_at=None)
+                continue
+            taken += 1
+    return taken, rows
 
 
 def relay_batch(limit: int = BATCH) -> int:
-    """Hand over up to `limit` unprocessed events; returns how many this call took."""
-    ids = list(
-        CaseEvent.objects.filter(processed_at__isnull=True)
-        .order_by("id")
-        .values_list("id", "action")[:limit]
-    )
-    taken = 0
-    for event_id, action in ids:
-        try:
-            with transaction.atomic():
-                # Claim the row: 0 rows means another relay got there first. The claim and
-                # the handlers' writes commit together, or neither does.
-                claimed = CaseEvent.objects.filter(id=event_id, processed_at__isnull=True).update(
-                    processed_at=timezone.now()
-                )
-                if not claimed:
-                    continue
-                for handler in [*event_handlers.get(action, []), *event_handlers.get("*", [])]:
-                    handler(event_id)
-        except Exception:
-            # One failing event must not hold up the others: it stays in the outbox and
-            # the next relay (at the latest the sweeper's) tries it again.
-            log.exception("relay of case event %s failed; it stays in the outbox", event_id)
-            continue
-        taken += 1
+    """Hand over up to `limit` unprocessed events, oldest first, in chunks of CHUNK per
+    transaction, including those written while it runs (the relay's own acts write events
+    too); returns how many this call took. An event that fails is not tried again in the
+    same call."""
+    taken = seen = 0
+    after = 0
+    while seen < limit:
+        n, after, looked = _relay_chunk(after, min(CHUNK, limit - seen))
+        if not looked:
+            break
+        taken += n
+        seen += looked
     return taken
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5, default_retry_delay=5)
 def relay_outbox(self) -> int:
+    """Empty the outbox, for up to RELAY_SECONDS; if events remain then, go on in a new task."""
+    deadline = time.monotonic() + RELAY_SECONDS
     total = 0
     while True:
         n = relay_batch()
         total += n
-        if n < BATCH:
+        if n == 0:
+            return total
+        if time.monotonic() > deadline:
+            try:
+                relay_outbox.apply_async(retry=False)
+            except Exception:  # noqa: BLE001 - any broker error: the periodic run catches up
+                log.warning("could not enqueue the next relay", exc_info=True)
             return total
 
 

@@ -244,3 +244,29 @@ def test_candidate_queries_use_the_partial_indexes(tree, people, depts, require_
             cursor.execute(f"EXPLAIN {sql}", params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert index in plan, plan
+
+
+def test_a_batch_of_missed_deadlines_is_supervised_once_each(tree, people, depts):
+    cases = [dispatched(people, depts, MONDAY) for _ in range(3)]
+    result = sweep_at(at(2026, 3, 2, 16))
+    assert result.supervised == 3
+    assert sweep_at(at(2026, 3, 2, 16, 1)).supervised == 0
+    for case in cases:
+        [event] = events(case)
+        assert event.data == {"count": 1, "threshold": "report_in"}
+        case.refresh_from_db()
+        assert case.supervise_count == 1
+        assert lead(case).escalate_at == at(2026, 3, 3, 15, 30)
+    # The relay hands the notices over like any other event.
+    assert CaseEvent.objects.filter(action="supervise", processed_at__isnull=True).count() == 3
+
+
+def test_a_run_past_its_time_budget_leaves_the_rest_to_the_next(tree, people, depts, settings):
+    settings.SLA_SWEEP_SECONDS = 0
+    cases = [dispatched(people, depts, MONDAY) for _ in range(2)]
+    sweep_at(at(2026, 3, 2, 16))
+    # Escalation due for both; a run with no time left escalates one and says there is more.
+    result = sweep_at(at(2026, 3, 3, 15, 31))
+    assert (result.escalated, result.full) == (1, True)
+    assert sweep_at(at(2026, 3, 3, 15, 32)).escalated == 1
+    assert {Grievance.objects.get(pk=c.pk).state for c in cases} == {State.ACCEPTED}
