@@ -4,6 +4,7 @@ Serves the project with gunicorn on PostgreSQL (and Redis for the throttle cache
 broker), loads both endpoints from loopback with wrk, and prints submissions/s, p50 and p99
 for each and their ratio. The full submit validates, locates the point, writes the case,
 its complainant and its first event, and wakes the outbox relay.
+Each also gets the CPU time per request of the web workers and of the database backends.
 
     .venv/bin/python bench/intake.py [--seconds 15] [--connections 16] [--workers 4]
 
@@ -68,30 +69,80 @@ def parse_latency(text: str, pct: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def wrk(url: str, body: str, seconds: int, connections: int) -> dict:
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # The command name may hold spaces: split after its closing parenthesis.
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def web_pids(master: int) -> list[int]:
+    """The gunicorn master and its workers."""
+    return [master] + [
+        pid for pid in _pids() if (st := _proc_stat(pid)) is not None and int(st[1]) == master
+    ]
+
+
+def db_pids(dbname: str) -> list[int]:
+    """PostgreSQL backends connected to the bench database (other databases' are not ours)."""
+    found = []
+    for pid in _pids():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if cmd.startswith("postgres: ") and f" {dbname} " in cmd:
+            found.append(pid)
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        st = _proc_stat(pid)
+        if st is not None:
+            total += int(st[11]) + int(st[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, body: str, seconds: int, connections: int, cpu: dict | None = None) -> dict:
+    """Load `url` for `seconds`; `cpu` maps a name to the processes whose CPU time per
+    request to report (steadier than the rate on a shared machine)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
             'wrk.method = "POST"\n'
             'wrk.headers["Content-Type"] = "application/json"\n'
             f"wrk.body = [==[{body}]==]\n"
         )
+    before = {name: (pids, cpu_seconds(pids)) for name, pids in (cpu or {}).items()}
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    used = {name: cpu_seconds(pids) - start for name, (pids, start) in before.items()}
     os.unlink(script.name)
     if "Requests/sec" not in out:
         raise SystemExit("wrk failed:\n" + out)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {
-        "per_s": rps,
+    result = {
+        "per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50_ms": parse_latency(out, "50"),
         "p99_ms": parse_latency(out, "99"),
         "errors": int(non2xx.group(1)) if non2xx else 0,
     }
+    for name, seconds_used in used.items():
+        result[f"{name}_cpu_ms"] = round(1000 * seconds_used / max(requests, 1), 3)
+    return result
 
 
 def main() -> None:
@@ -165,11 +216,20 @@ def main() -> None:
     try:
         wait_port(port)
         base = f"http://127.0.0.1:{port}"
-        # Warm both paths (imports, the locate index, connections) before measuring.
+        # Warm both paths (imports, the locate index, connections) before measuring: on a
+        # busy machine a worker's first request can take seconds, so warm until every worker
+        # holds its database connection, then once more.
+        for _ in range(30):
+            wrk(f"{base}/bench/bare/?case={case_id}", body, 2, args.connections)
+            wrk(f"{base}/api/v1/public/grievances/", body, 2, args.connections)
+            if len(db_pids(dbname)) >= args.workers:
+                break
         wrk(f"{base}/bench/bare/?case={case_id}", body, 2, args.connections)
         wrk(f"{base}/api/v1/public/grievances/", body, 2, args.connections)
-        bare = wrk(f"{base}/bench/bare/?case={case_id}", body, args.seconds, args.connections)
-        full = wrk(f"{base}/api/v1/public/grievances/", body, args.seconds, args.connections)
+        # CPU per request of the web workers and of this database's backends.
+        cpu = {"web": web_pids(gunicorn.pid), "db": db_pids(dbname)}
+        bare = wrk(f"{base}/bench/bare/?case={case_id}", body, args.seconds, args.connections, cpu)
+        full = wrk(f"{base}/api/v1/public/grievances/", body, args.seconds, args.connections, cpu)
     finally:
         gunicorn.terminate()
         gunicorn.wait(20)

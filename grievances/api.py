@@ -27,6 +27,7 @@ from grids.api import RegionRefSerializer
 from grids.models import Region
 from grievances import intake, selectors, services
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
+from grievances.labels import shown
 from grievances.models import (
     Attachment,
     CaseEvent,
@@ -119,6 +120,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
 class EventSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
+    actor_label = serializers.SerializerMethodField()
     attachments = serializers.SerializerMethodField()
 
     class Meta:
@@ -136,6 +138,10 @@ class EventSerializer(serializers.ModelSerializer):
             "created_at",
             "attachments",
         ]
+
+    def get_actor_label(self, obj) -> str:
+        """For whom the actor acted, in the request's language."""
+        return shown(obj.actor_label)
 
     def get_actor(self, obj) -> str | None:
         return str(obj.actor) if obj.actor_id else None
@@ -309,7 +315,23 @@ class GrievanceCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class ActiveCategoryField(serializers.SlugRelatedField):
+    """A category by its code, from the in-memory list of active ones (no query)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", queryset=Category.objects.filter(active=True), **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        category = intake.active_category(data)
+        if category is None:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return category
+
+
 class PublicGrievanceCreateSerializer(GrievanceCreateSerializer):
+    category = ActiveCategoryField()
     settled_note = None
     source = None
 

@@ -2,11 +2,59 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+from django.conf import settings
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from grievances import services
 from grievances.attachments import UploadError, check_image, save_upload
-from grievances.models import Grievance
+from grievances.models import Category, Grievance
+
+# --- Active categories, kept in memory ------------------------------------------------------------
+
+_categories_lock = threading.Lock()
+_categories: dict = {"by_code": None, "loaded": 0.0}
+
+
+def active_category(code: str) -> Category | None:
+    """The active category with this code, from a per-process copy of the (small) list.
+
+    Looking it up in the database costs as much as writing the case's first event. The copy
+    is re-read when it is older than `LOCATE_INDEX_CHECK_SECONDS`, the staleness the locate
+    index accepts for boundaries, and at once after a save in this process; so another
+    process takes a changed category into account within that interval. The instances are
+    shared between requests: read them, never change them.
+    """
+    by_code = _categories["by_code"]
+    if by_code is None or time.monotonic() - _categories["loaded"] >= _check_seconds():
+        by_code = _load_categories()
+    return by_code.get(code)
+
+
+def _check_seconds() -> float:
+    return getattr(settings, "LOCATE_INDEX_CHECK_SECONDS", 2.0)
+
+
+def _load_categories() -> dict[str, Category]:
+    now = time.monotonic()
+    by_code = {c.code: c for c in Category.objects.filter(active=True)}
+    with _categories_lock:
+        _categories.update(by_code=by_code, loaded=now)
+    return by_code
+
+
+@receiver(post_save, sender=Category, dispatch_uid="intake-categories-saved")
+@receiver(post_delete, sender=Category, dispatch_uid="intake-categories-deleted")
+def forget_categories(**kwargs) -> None:
+    with _categories_lock:
+        _categories.update(by_code=None, loaded=0.0)
+
+
+# --- Intake --------------------------------------------------------------------------------------
 
 
 def _complainants_from(data) -> list[services.ComplainantData]:
