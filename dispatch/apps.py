@@ -11,4 +11,4 @@ class DispatchConfig(AppConfig):
     def ready(self) -> None:
         # Registers the department handler check, the dispatch entry point and the
         # receiver that keeps whistles in step with the case, and the staff's home pages.
-        from dispatch import home, notifications, routing, services  # noqa: F401
+        from dispatch import demo, home, notifications, routing, services  # noqa: F401

@@ -12,6 +12,8 @@
    written through `import_regions` too, so everything takes one path.
 3. Departments (职能部门) of each demo county, and a police station (派出所) per township.
 4. One login per role, all with the password DEMO_PASSWORD, printed as a table.
+5. The steps other apps register with `demo_step` (routing rules, the mediation roster, demo
+   cases), in their order: grids imports none of those apps.
 
 Codes follow the statistical rules (GB/T 10114): township = county[:6] + 3 digits + "000"
 (streets 001-099, towns 100-199, townships 200-399), village = township[:9] + 3 digits
@@ -22,10 +24,13 @@ north→south.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import DatabaseError, transaction
 from django.utils.text import capfirst
@@ -329,14 +334,16 @@ def planned_departments() -> list[tuple[str, str, str]]:
 SUPERUSER = "superuser"
 RESIDENT = "resident"
 DEPARTMENT_STAFF = "department_staff"
+MEDIATOR = "mediator"
 
 
 @dataclass(frozen=True)
 class DemoUser:
     username: str
     full_name: str
-    role: str  # a Role, DEPARTMENT_STAFF, SUPERUSER or RESIDENT
-    place: tuple[str, ...] = ()  # a path of region names, or ("dept", department code)
+    role: str  # a Role, DEPARTMENT_STAFF, MEDIATOR, SUPERUSER or RESIDENT
+    # A path of region names, ("dept", department code) or ("org", mediation organisation).
+    place: tuple[str, ...] = ()
 
 
 DEMO_USERS: tuple[DemoUser, ...] = (
@@ -369,13 +376,16 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("zhuoga", "卓嘎", Role.CENTRE_STAFF, ("乃东区",)),
     DemoUser("basang", "巴桑", Role.LEADER, ("乃东区",)),
     DemoUser("lamu", "拉姆", Role.CENTRE_STAFF, ("琼结县", "拉玉乡")),
+    # Mediators on the public roster (the mediation app links the accounts to the roster).
+    DemoUser("zhuoma", "卓玛", MEDIATOR, ("org", "琼结县拉玉乡人民调解委员会")),
+    DemoUser("qimige", "其米格", MEDIATOR, ("org", "和静县矛盾纠纷多元化解中心")),
     # A resident: no membership; reports and follows their own cases.
     DemoUser("caomou", "曹某", RESIDENT),
 )
 
 
 def place_code(user: DemoUser) -> str:
-    if not user.place:
+    if not user.place or user.place[0] == "org":
         return ""
     if user.place[0] == "dept":
         return user.place[1]
@@ -389,6 +399,8 @@ def role_label(role: str) -> str:
         return _("Resident")
     if role == DEPARTMENT_STAFF:
         return _("Department staff")
+    if role == MEDIATOR:
+        return _("Mediator")
     return str(Role(role).label)
 
 
@@ -396,6 +408,8 @@ def place_label(user: DemoUser) -> str:
     """Where the user holds the role: "乡城县 黑达村第一网格 (513336101201001)"."""
     if not user.place:
         return _("(everything)") if user.role == SUPERUSER else _("(no membership)")
+    if user.place[0] == "org":
+        return user.place[1]
     if user.place[0] == "dept":
         names = {code: name for code, name, _region in planned_departments()}
         return f"{names[user.place[1]]} ({user.place[1]})"
@@ -522,7 +536,7 @@ def load_users() -> int:
                 changed.append("password")
             if changed:
                 user.save(update_fields=changed)
-        if demo.role in (SUPERUSER, RESIDENT):
+        if demo.role in (SUPERUSER, RESIDENT, MEDIATOR):
             continue
         if demo.role == DEPARTMENT_STAFF:
             DepartmentMembership.objects.get_or_create(
@@ -535,11 +549,69 @@ def load_users() -> int:
     return len(DEMO_USERS)
 
 
+# --- Steps of other apps ---------------------------------------------------------------------
+
+# A step returns what it holds afterwards: {label shown in the summary: count}.
+DemoStep = Callable[[], Mapping[str, int] | None]
+
+
+@dataclass(frozen=True)
+class RegisteredStep:
+    order: int
+    name: str
+    func: DemoStep
+
+
+_steps: dict[str, RegisteredStep] = {}
+
+
+def demo_step(order: int):
+    """Decorator: run the function after the regions, departments and users, lowest order
+    first. Apps register in their AppConfig.ready(); each step must be idempotent."""
+
+    def register(func: DemoStep) -> DemoStep:
+        name = f"{func.__module__}.{func.__qualname__}"
+        _steps[name] = RegisteredStep(order, name, func)
+        return func
+
+    return register
+
+
+def demo_steps() -> list[RegisteredStep]:
+    return sorted(_steps.values(), key=lambda s: (s.order, s.name))
+
+
+class DiscardSms:
+    """An SMS backend that sends nothing (see `load_demo`)."""
+
+    def send(self, phone: str, text: str) -> None:
+        pass
+
+
+@contextmanager
+def _no_text_messages() -> Iterator[None]:
+    # The demo's phone numbers are made up: whatever gateway the site is configured with,
+    # no text message leaves while the demo loads (they go out on commit, hence around it).
+    missing = object()
+    before = getattr(settings, "SMS_BACKEND", missing)
+    settings.SMS_BACKEND = "grids.demo.DiscardSms"
+    try:
+        yield
+    finally:
+        if before is missing:
+            del settings.SMS_BACKEND
+        else:
+            settings.SMS_BACKEND = before
+
+
 def load_demo() -> dict[str, int]:
-    with transaction.atomic():
+    """Regions, departments and users, then every registered step, in one transaction."""
+    with _no_text_messages(), transaction.atomic():
         counts = load_regions()
         counts["departments"] = load_departments()
         counts["users"] = load_users()
+        for step in demo_steps():
+            counts.update(step.func() or {})
     return counts
 
 

@@ -11,7 +11,7 @@ class GrievancesConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from grievances import home  # noqa: F401  the grid worker's and leader's home pages
+        from grievances import demo, home  # noqa: F401  demo cases; the grid and leader homes
 
         post_migrate.connect(_seed, sender=self, dispatch_uid="grievances-seed-categories")
 

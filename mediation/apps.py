@@ -12,4 +12,4 @@ class MediationConfig(AppConfig):
         # Registers the mediation opener of the case's mediate act, the receiver that ends
         # a mediation when its case is withdrawn, the timeline's labels of our events and
         # the mediator's home page.
-        from mediation import home, services  # noqa: F401
+        from mediation import demo, home, services  # noqa: F401

@@ -22,7 +22,10 @@ DEMO_COUNTIES = {"540502000000": "乃东区", "513336000000": "乡城县", "6528
 
 
 @pytest.fixture
-def loaded():
+def loaded(monkeypatch):
+    # The tree, departments and logins alone: the other apps' steps (routing rules, the
+    # mediation roster, cases) have their own tests in tests/test_demo_content.py.
+    monkeypatch.setattr(demo, "_steps", {})
     out = io.StringIO()
     call_command("load_demo", stdout=out)
     return out.getvalue()
@@ -228,3 +231,23 @@ def test_refuses_in_production_without_force(settings):
     with translation.override("en"), pytest.raises(CommandError, match="--force"):
         call_command("load_demo", stdout=io.StringIO())
     assert not User.objects.exists()
+
+
+def test_steps_run_after_the_users_in_their_order(monkeypatch):
+    ran = []
+    monkeypatch.setattr(demo, "_steps", {})
+
+    @demo.demo_step(20)
+    def second():
+        ran.append(("second", User.objects.count()))
+        return {"b": 2}
+
+    @demo.demo_step(10)
+    def first():
+        ran.append(("first", User.objects.count()))
+        return {"a": 1}
+
+    counts = demo.load_demo()
+    users = len(demo.DEMO_USERS)
+    assert ran == [("first", users), ("second", users)]
+    assert counts["a"] == 1 and counts["b"] == 2

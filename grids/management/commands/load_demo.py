@@ -1,4 +1,5 @@
-"""python manage.py load_demo: the demo tree, departments and logins (idempotent)."""
+"""python manage.py load_demo: the demo tree, departments, logins and what the other apps add
+(routing rules, the mediation roster, cases); idempotent."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ from django.utils.translation import gettext as _
 
 from grids.demo import DEMO_PASSWORD, DemoError, load_demo, login_table
 from grids.importing import RegionImportError
+from grids.models import Level
+
+BASE_COUNTS = {*Level.values, "departments", "users"}
 
 
 class Command(BaseCommand):
     help = _(
         "Load the demo data: three prefectures and their counties with real boundaries, "
         "made-up townships, villages and grids below 乃东区, 乡城县, 和静县 and 琼结县, "
-        "departments, and one login per role, all with the password fengqiao-demo "
-        "(an existing user with a demo username gets it too). Running it again changes "
-        "nothing."
+        "departments, one login per role, all with the password fengqiao-demo "
+        "(an existing user with a demo username gets it too), routing rules, a mediation "
+        "roster and demo cases in every state. Running it again changes nothing."
     )
 
     def add_arguments(self, parser):
@@ -49,6 +53,9 @@ class Command(BaseCommand):
             )
             % {"s": elapsed, **counts}
         )
+        for label, count in counts.items():
+            if label not in BASE_COUNTS:
+                self.stdout.write(f"  {label}: {count}")
         self.stdout.write("")
         self.stdout.write(login_table())
         self.stdout.write("")
