@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := libgdal32 chromium fonts-noto-cjk fonts-wqy-zenhei gettext po
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-packages messages run test test-fast lint format demo clean
+.PHONY: install system-packages messages run test test-fast screenshots lint format demo clean
 
 install: system-packages $(STAMP) messages
 
@@ -38,6 +38,11 @@ test: install
 # The fast part alone: no real browser, no real worker.
 test-fast: install
 	$(BIN)/python -m pytest -m "not browser and not integration" $(PYTEST_ARGS)
+
+# The README's pictures: the browser tests take them, this copies them to docs/screenshots.
+screenshots: install
+	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
+	@bin/collect-screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
