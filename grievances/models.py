@@ -205,22 +205,52 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
     # The region's ancestors per level (and itself at its own level): a subtree filter is
     # an equality on one indexed column that pairs with the sort key.
     province = models.ForeignKey(
-        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Region,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # gr_province_created leads with it
     )
     city = models.ForeignKey(
-        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Region,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # gr_city_created leads with it
     )
     county = models.ForeignKey(
-        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Region,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # gr_county_created leads with it
     )
     township = models.ForeignKey(
-        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Region,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # gr_township_created leads with it
     )
     village = models.ForeignKey(
-        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Region,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # gr_village_created leads with it
     )
     grid = models.ForeignKey(
-        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Region,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # gr_grid_created leads with it
     )
 
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
@@ -239,6 +269,7 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         on_delete=models.PROTECT,
         related_name="owned_grievances",
         help_text=_("The region whose governance centre owns the case."),
+        db_index=False,  # gr_centre_state leads with it
     )
     handling_level = models.CharField(
         _("handling level"), max_length=10, choices=HandlingLevel.choices, blank=True
