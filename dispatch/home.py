@@ -60,19 +60,5 @@ def department_home(request) -> dict:
     """The inbox's four groups: counts and the first few of each."""
     user, now = request.user, timezone.now()
     found = selectors.inbox(user, now, limit=HOME_ROWS)
-    everything = [a for rows in found["groups"].values() for a in rows]
-    calendars = selectors.calendars_for(a.whistle.grievance.region for a in everything)
-    groups = []
-    for name in selectors.INBOX_GROUPS:
-        items = [
-            {
-                "assignment": a,
-                "case": a.whistle.grievance,
-                "due": selectors.assignment_countdown(
-                    a, calendars[a.whistle.grievance.region_id], now
-                ),
-            }
-            for a in found["groups"][name]
-        ]
-        groups.append({"key": name, "count": found["counts"][name], "items": items})
+    groups = selectors.inbox_groups(found, now)
     return {"inbox_groups": groups, "inbox_counts": found["counts"]}

@@ -13,7 +13,7 @@ read for the whole page at once, so a page costs the same queries for 5 rows or 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import (
     Case,
@@ -39,7 +39,7 @@ from grids.scoping import memberships, sees_everything, subtree_q
 from grids.workcalendar import WorkCalendar
 from grievances.models import Grievance, State, Urgency
 from grievances.scoping import cases_for
-from grievances.selectors import overdue_q
+from grievances.selectors import due_today_q, overdue_q
 from grievances.templatetags.cases import SH, Due, due_for, human_duration
 
 # --- The console ----------------------------------------------------------------------------------
@@ -138,22 +138,6 @@ def queue_order(qs: QuerySet[Grievance]) -> QuerySet[Grievance]:
         F("queue_deadline").asc(nulls_last=True),
         "created_at",
         "id",
-    )
-
-
-def today_bounds(now: datetime) -> tuple[datetime, datetime]:
-    """Midnight to midnight of `now`'s day in Beijing."""
-    day = now.astimezone(SH).date()
-    start = datetime.combine(day, time.min, tzinfo=SH)
-    return start, start + timedelta(days=1)
-
-
-def due_today_q(now: datetime) -> Q:
-    """A deadline that is running and falls on today (Beijing time), met or not yet."""
-    start, end = today_bounds(now)
-    return Q(suspended_at__isnull=True) & (
-        Q(state=State.DISPATCHED, report_in_due_at__gte=start, report_in_due_at__lt=end)
-        | Q(state__in=WITH_HANDLERS, handle_due_at__gte=start, handle_due_at__lt=end)
     )
 
 
@@ -478,6 +462,28 @@ def inbox(user, now: datetime, limit: int = INBOX_LIMIT) -> dict:
         else:
             groups[name] = []  # nothing to read
     return {"counts": counts, "groups": groups}
+
+
+def inbox_groups(found: dict, now: datetime) -> list[dict]:
+    """The groups of `inbox()` as pages show them: each assignment with its case and its
+    countdown, the calendars read once for them all."""
+    everything = [a for rows in found["groups"].values() for a in rows]
+    calendars = calendars_for(a.whistle.grievance.region for a in everything)
+    return [
+        {
+            "key": name,
+            "count": found["counts"][name],
+            "items": [
+                {
+                    "assignment": a,
+                    "case": a.whistle.grievance,
+                    "due": assignment_countdown(a, calendars[a.whistle.grievance.region_id], now),
+                }
+                for a in found["groups"][name]
+            ],
+        }
+        for name in INBOX_GROUPS
+    ]
 
 
 def assignment_countdown(assignment: Assignment, calendar: WorkCalendar, now: datetime) -> Due:

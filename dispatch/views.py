@@ -103,29 +103,20 @@ def _grouped(rows: list[dict]) -> list[dict]:
     return groups
 
 
-def _map_points(cases: list[Grievance], now) -> list[dict]:
-    """The page's cases that have a point, for the console's map."""
+def _map_points(rows: list[dict]) -> list[dict]:
+    """The page's cases that have a point, for the console's map; late as the row's
+    countdown says."""
     return [
         {
-            "lat": case.lat,
-            "lng": case.lng,
-            "code": case.display_code,
-            "title": case.title,
-            "url": reverse("case-detail", args=[case.pk]),
-            "late": bool(
-                case.state in selectors.WITH_HANDLERS
-                and not case.suspended_at
-                and any(
-                    due is not None and due < now
-                    for due in (
-                        case.report_in_due_at if case.state == State.DISPATCHED else None,
-                        case.handle_due_at,
-                    )
-                )
-            ),
+            "lat": row["case"].lat,
+            "lng": row["case"].lng,
+            "code": row["case"].display_code,
+            "title": row["case"].title,
+            "url": reverse("case-detail", args=[row["case"].pk]),
+            "late": row["due"].kind == "overdue",
         }
-        for case in cases
-        if case.lat is not None and case.lng is not None
+        for row in rows
+        if row["case"].lat is not None and row["case"].lng is not None
     ]
 
 
@@ -149,7 +140,7 @@ def console(request):
     query = request.GET.copy()
     query.pop("page", None)
     context = {
-        "map_points": _map_points(cases, now),
+        "map_points": _map_points(rows),
         "filter": console_filter,
         "form": console_filter.form,
         "rows": rows,
@@ -268,40 +259,24 @@ def _assignment_scope(user):
     )
 
 
+def _inbox_forms(assignment: Assignment, bound: AssignmentActForm | None) -> list[dict]:
+    """One form per act the assignment offers; the bound one (with its errors) open."""
+    forms = []
+    for act in acts_for(assignment):
+        mine = bound is not None and bound.assignment.pk == assignment.pk and bound.act == act
+        form = bound if mine else INBOX_FORMS[act](assignment=assignment)
+        forms.append({"act": act, "form": form, "open": mine})
+    return forms
+
+
 def _render_inbox(request, *, bound: AssignmentActForm | None = None, status: int = 200):
     user = request.user
     now = timezone.now()
     found = selectors.inbox(user, now)
-    everything = [a for rows in found["groups"].values() for a in rows]
-    calendars = selectors.calendars_for(a.whistle.grievance.region for a in everything)
-    groups = []
-    for name in selectors.INBOX_GROUPS:
-        items = []
-        for assignment in found["groups"][name]:
-            forms = []
-            for act in acts_for(assignment):
-                form = None
-                if bound is not None and bound.assignment.pk == assignment.pk and bound.act == act:
-                    form = bound
-                forms.append(
-                    {
-                        "act": act,
-                        "form": form or INBOX_FORMS[act](assignment=assignment),
-                        "open": form is not None,
-                    }
-                )
-            case = assignment.whistle.grievance
-            items.append(
-                {
-                    "assignment": assignment,
-                    "case": case,
-                    "due": selectors.assignment_countdown(
-                        assignment, calendars[case.region_id], now
-                    ),
-                    "forms": forms,
-                }
-            )
-        groups.append({"key": name, "count": found["counts"][name], "items": items})
+    groups = selectors.inbox_groups(found, now)
+    for group in groups:
+        for item in group["items"]:
+            item["forms"] = _inbox_forms(item["assignment"], bound)
     context = {
         "groups": groups,
         "counts": found["counts"],

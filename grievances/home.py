@@ -16,7 +16,7 @@ from grids.views import GRID_ROLES, home_panel
 from grievances import figures
 from grievances.models import OPEN_STATES, Grievance, State
 from grievances.scoping import cases_for
-from grievances.selectors import overdue_q
+from grievances.selectors import due_today_q, overdue_q
 from grievances.views_evaluation import (
     PRIMARY_RATES,
     month_start,
@@ -27,24 +27,6 @@ from grievances.views_evaluation import (
 
 HOME_ROWS = 8
 RECENT = timedelta(days=30)
-
-
-def _day_bounds(now):
-    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    return start, start + timedelta(days=1)
-
-
-def _due_today_q(now) -> Q:
-    start, end = _day_bounds(now)
-    running = Q(suspended_at__isnull=True)
-    return running & (
-        Q(state=State.DISPATCHED, report_in_due_at__gte=start, report_in_due_at__lt=end)
-        | Q(
-            state__in=[State.DISPATCHED, State.IN_PROGRESS],
-            handle_due_at__gte=start,
-            handle_due_at__lt=end,
-        )
-    )
 
 
 def _rows(qs, limit: int = HOME_ROWS) -> list[Grievance]:
@@ -72,7 +54,7 @@ def grid_home(request) -> dict:
     on_the_spot = Q(handler_region__in=[r.pk for r in grids], state=State.IN_PROGRESS)
     counts = mine.aggregate(
         open=Count("pk", filter=Q(state__in=OPEN_STATES)),
-        due_today=Count("pk", filter=_due_today_q(now)),
+        due_today=Count("pk", filter=due_today_q(now)),
         overdue=Count("pk", filter=overdue_q(now)),
         to_handle=Count("pk", filter=on_the_spot),
         reported=Count("pk", filter=Q(reporter=user, created_at__gte=now - RECENT)),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -37,6 +40,29 @@ EVENT_LABELS = {
 
 def event_label(event: CaseEvent) -> str:
     return str(EVENT_LABELS.get(event.action, event.action))
+
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def today_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """Midnight to midnight of `now`'s day in Beijing."""
+    day = now.astimezone(SH).date()
+    start = datetime.combine(day, time.min, tzinfo=SH)
+    return start, start + timedelta(days=1)
+
+
+def due_today_q(now: datetime) -> Q:
+    """A deadline that is running and falls on today (Beijing time), met or not yet."""
+    start, end = today_bounds(now)
+    return Q(suspended_at__isnull=True) & (
+        Q(state=State.DISPATCHED, report_in_due_at__gte=start, report_in_due_at__lt=end)
+        | Q(
+            state__in=[State.DISPATCHED, State.IN_PROGRESS],
+            handle_due_at__gte=start,
+            handle_due_at__lt=end,
+        )
+    )
 
 
 def overdue_q(now) -> Q:

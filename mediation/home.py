@@ -4,7 +4,7 @@ public roster shows them. A fixed number of queries whatever the number of cases
 
 from __future__ import annotations
 
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from grids.views import home_panel
@@ -28,8 +28,12 @@ def mediator_home(request) -> dict:
     user, now = request.user, timezone.now()
     profiles = list(with_figures(Mediator.objects.filter(user=user, active=True)))
     mine = MediationCase.objects.filter(appointments__mediator__user=user).distinct()
+    leading = CaseMediator.objects.filter(
+        case=OuterRef("pk"), mediator__user=user, role=MediatorRole.LEAD
+    )
     open_cases = list(
         mine.filter(status__in=OPEN_STATUSES)
+        .annotate(leading=Exists(leading))
         .select_related("grievance__category", "grievance__region", "org")
         .order_by("created_at", "id")[:HOME_ROWS]
     )
@@ -51,18 +55,13 @@ def mediator_home(request) -> dict:
             case__appointments__role=MediatorRole.LEAD,
             version=latest,
         )
-        .filter(~Q(Exists(signed)))
+        .filter(~Exists(signed))
         .select_related("case__grievance")
         .order_by("created_at", "id")[:HOME_ROWS]
     )
-    leads = set(
-        CaseMediator.objects.filter(
-            case__in=[c.pk for c in open_cases], mediator__user=user, role=MediatorRole.LEAD
-        ).values_list("case_id", flat=True)
-    )
     return {
         "mediator_profiles": [{"mediator": m, "success_rate": success_rate(m)} for m in profiles],
-        "mediator_cases": [{"case": c, "lead": c.pk in leads} for c in open_cases],
+        "mediator_cases": [{"case": c, "lead": c.leading} for c in open_cases],
         "mediator_sessions": sessions,
         "mediator_to_sign": to_sign,
     }

@@ -14,15 +14,13 @@ from grids.models import User
 from grievances.models import Grievance, State
 from mediation import services as mediation_services
 from mediation.models import MediationCase
-from tests.browser_support import DESKTOP, PHONE
+from tests.browser.tour import PASSWORD, Tour
 from tests.grievances.conftest import advance, new_case
 from tests.mediation import conftest as mediation_fixtures
 from tests.mediation.conftest import open_mediation
 
 pytestmark = pytest.mark.browser
 roster = mediation_fixtures.roster
-
-PASSWORD = "pass-word-123"
 
 
 @pytest.fixture
@@ -58,50 +56,27 @@ def work(tree, people, depts, roster, settings):
     return {"people": people, "depts": depts, "roster": roster}
 
 
-def _sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("form.form button[type=submit]")
-    assert page.url == f"{base}/"
-
-
 def _count(page, element_id: str) -> int:
     return int(page.locator(f"#{element_id}").inner_text())
 
 
 # role -> (username getter, viewport, screenshot, the main link a keyboard user reaches)
 ROLES = {
-    "grid": (lambda w: w["people"].grid_worker, PHONE, "home-grid-phone.png", "/report/"),
-    "centre": (lambda w: w["people"].centre_staff, DESKTOP, "home-centre.png", "/console/"),
-    "department": (lambda w: w["depts"].staff.labour, DESKTOP, "home-department.png", "/inbox/"),
-    "leader": (lambda w: w["people"].leader, DESKTOP, "home-leader.png", "/dashboard/"),
-    "mediator": (lambda w: w["roster"].users.zhuoma, DESKTOP, "home-mediator.png", None),
+    "grid": (lambda w: w["people"].grid_worker, True, "home-grid-phone", "/report/"),
+    "centre": (lambda w: w["people"].centre_staff, False, "home-centre", "/console/"),
+    "department": (lambda w: w["depts"].staff.labour, False, "home-department", "/inbox/"),
+    "leader": (lambda w: w["people"].leader, False, "home-leader", "/dashboard/"),
+    "mediator": (lambda w: w["roster"].users.zhuoma, False, "home-mediator", None),
 }
 
 
 @pytest.mark.parametrize("role", list(ROLES))
 def test_each_role_home_shows_its_work(role, work, live_server, chromium, screenshots_dir):
-    who, viewport, shot, main_link = ROLES[role]
-    context = chromium.new_context(
-        viewport=viewport,
-        locale="zh-CN",
-        device_scale_factor=2 if viewport == PHONE else 1,
-        is_mobile=viewport == PHONE,
-        has_touch=viewport == PHONE,
-    )
-    context.set_default_timeout(10_000)
+    who, phone, shot, main_link = ROLES[role]
     base = live_server.url
+    tour = Tour(chromium, base, screenshots_dir)
     try:
-        page = context.new_page()
-        foreign, errors = [], []
-        page.on(
-            "request",
-            lambda r: None if r.url.startswith((base, "data:")) else foreign.append(r.url),
-        )
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        _sign_in(page, base, who(work).username)
+        page = tour.person(who(work).username, phone=phone)
         assert page.locator("h1").count() == 1
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -124,7 +99,7 @@ def test_each_role_home_shows_its_work(role, work, live_server, chromium, screen
         elif role == "mediator":
             assert page.locator("#mediator-sessions").get_by_text("江塘村村委会").is_visible()
             assert page.locator("#mediator-to-sign a").count() == 1
-        page.screenshot(path=str(screenshots_dir / shot), full_page=True)
+        tour.shot(page, shot)
 
         # The keyboard: the skip link first, then the site's links; Enter follows a tile.
         page.keyboard.press("Tab")
@@ -141,29 +116,28 @@ def test_each_role_home_shows_its_work(role, work, live_server, chromium, screen
             with page.expect_navigation():
                 page.locator("#mediator-to-sign a").first.click()
             assert "/mediation/" in page.url
-        assert foreign == [] and errors == []
+        assert tour.foreign == [] and tour.js_errors == []
     finally:
-        context.close()
+        tour.close()
 
 
 def test_admin_home_and_the_django_admin(work, live_server, chromium, screenshots_dir):
     from grids.models import User as UserModel
 
     UserModel.objects.create_superuser("root", "root@example.com", PASSWORD, full_name="管理员")
-    context = chromium.new_context(viewport=DESKTOP, locale="zh-CN")
-    context.set_default_timeout(10_000)
     base = live_server.url
+    tour = Tour(chromium, base, screenshots_dir)
     try:
-        page = context.new_page()
-        _sign_in(page, base, "root")
+        page = tour.person("root", phone=False)
         assert page.locator("h1").inner_text().strip() == "系统管理"
         with page.expect_navigation():
             page.locator("main a[href='/admin/']").first.click()
         assert page.url == f"{base}/admin/"
         assert page.locator("html").get_attribute("lang") == "zh-hans"
-        page.screenshot(path=str(screenshots_dir / "admin.png"), full_page=False)
+        tour.shot(page, "admin", full_page=False)
         # The regions' tree in the admin opens too.
         page.goto(f"{base}/admin/grids/region/")
         assert page.locator("#result_list").is_visible()
+        assert tour.foreign == [] and tour.js_errors == []
     finally:
-        context.close()
+        tour.close()

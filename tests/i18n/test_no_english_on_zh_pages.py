@@ -64,59 +64,52 @@ def _english_in(text: str) -> list[str]:
     return []
 
 
-def test_chinese_pages_show_no_english_interface_text(rendered):
-    zh = rendered("zh-hans")
-    data = zh.data
+def _problems(bundle, lang: str, find) -> dict[str, list[str]]:
+    """For each page of `bundle` in `lang`: what `find(text, data)` reports of its visible
+    text (text marked as another language and decorative marks left out)."""
     problems: dict[str, list[str]] = {}
-    for who, url, status, html in zh.pages:
+    for who, url, status, html in bundle.pages:
         key = f"{who:<24} {url}"
         if status != 200:
             problems.setdefault(key, []).append(f"status {status}")
             continue
         page = parse(html)
         found = []
-        if page.lang != "zh-hans":
+        if page.lang != lang:
             found.append(f'<html lang="{page.lang}">')
-        for text, lang, hidden in page.texts:
+        for text, text_lang, hidden in page.texts:
             if hidden and len(text) <= 2:
                 continue  # a decorative mark or an initial, not read aloud
-            if lang and not lang.startswith("zh"):
-                continue  # marked as another language, such as "English" in the switch
-            hits = _english_in(text)
-            if not hits:
-                rest = without(text, data)
-                for allowed in ALLOWED_ENGLISH:
-                    rest = rest.replace(allowed, " ")
-                hits = [f"{run}  (in: {text[:120]})" for run in ENGLISH_RUN.findall(rest)]
-            found.extend(hits)
+            if text_lang and not text_lang.startswith(lang[:2]):
+                continue  # marked as another language, such as the language switch's
+            found.extend(find(text, bundle.data))
         if found:
             problems[key] = list(dict.fromkeys(found))
+    return problems
+
+
+def _english(text: str, data) -> list[str]:
+    hits = _english_in(text)
+    if not hits:
+        rest = without(text, data)
+        for allowed in ALLOWED_ENGLISH:
+            rest = rest.replace(allowed, " ")
+        hits = [f"{run}  (in: {text[:120]})" for run in ENGLISH_RUN.findall(rest)]
+    return hits
+
+
+def _chinese(text: str, data) -> list[str]:
+    rest = GLOSS.sub(" ", without(text, data))
+    return [text[:160]] if CJK.search(rest.replace("·", "").replace("…", "")) else []
+
+
+def test_chinese_pages_show_no_english_interface_text(rendered):
+    problems = _problems(rendered("zh-hans"), "zh-hans", _english)
     assert not problems, _report(problems, "English text on zh-Hans pages:")
 
 
 def test_english_pages_show_no_chinese_interface_text(rendered):
-    en = rendered("en")
-    data = en.data
-    problems: dict[str, list[str]] = {}
-    for who, url, status, html in en.pages:
-        key = f"{who:<24} {url}"
-        if status != 200:
-            problems.setdefault(key, []).append(f"status {status}")
-            continue
-        page = parse(html)
-        found = []
-        if page.lang != "en":
-            found.append(f'<html lang="{page.lang}">')
-        for text, lang, hidden in page.texts:
-            if hidden and len(text) <= 2:
-                continue  # a decorative mark or an initial, not read aloud
-            if lang and not lang.startswith("en"):
-                continue  # marked as another language, such as 简体中文 in the switch
-            rest = GLOSS.sub(" ", without(text, data))
-            if CJK.search(rest.replace("·", "").replace("…", "")):
-                found.append(text[:160])
-        if found:
-            problems[key] = list(dict.fromkeys(found))
+    problems = _problems(rendered("en"), "en", _chinese)
     assert not problems, _report(problems, "Chinese interface text on English pages:")
 
 
