@@ -20,13 +20,11 @@ from django.db.models import (
     Count,
     DateTimeField,
     F,
-    IntegerField,
     Q,
     QuerySet,
-    Value,
     When,
 )
-from django.db.models.functions import Coalesce, Least
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -37,7 +35,19 @@ from dispatch.services import OPEN, Proposal, department_ids, rule_conflicts
 from grids.models import Level, Region, Role
 from grids.scoping import memberships, sees_everything, subtree_q
 from grids.workcalendar import WorkCalendar
-from grievances.models import Grievance, State, Urgency
+from grievances.models import (
+    QUEUE_GROUP_NEEDS_CENTRE,
+    QUEUE_GROUP_OTHER,
+    QUEUE_GROUP_WITH_HANDLERS,
+    QUEUE_NEEDS_CENTRE,
+    QUEUE_STATES,
+    QUEUE_WITH_HANDLERS,
+    Grievance,
+    Urgency,
+    queue_deadline_expression,
+    queue_group_expression,
+    queue_rank_expression,
+)
 from grievances.scoping import cases_for
 from grievances.selectors import due_today_q, overdue_q
 from grievances.templatetags.cases import SH, Due, due_for, human_duration
@@ -46,18 +56,14 @@ from grievances.templatetags.cases import SH, Due, due_for, human_duration
 
 # The centre's open cases. The first three wait for the centre itself (accept or reject,
 # dispatch, verify); the next two for a handler's deadline; mediating cases for a mediator.
-NEEDS_YOU = [State.SUBMITTED, State.ACCEPTED, State.HANDLED]
-WITH_HANDLERS = [State.DISPATCHED, State.IN_PROGRESS]
-CONSOLE_STATES = [
-    State.SUBMITTED,
-    State.ACCEPTED,
-    State.DISPATCHED,
-    State.IN_PROGRESS,
-    State.HANDLED,
-    State.MEDIATING,
-]
+# The queue's order and its indexes are defined with the model (grievances.models).
+NEEDS_YOU = QUEUE_NEEDS_CENTRE
+WITH_HANDLERS = QUEUE_WITH_HANDLERS
+CONSOLE_STATES = QUEUE_STATES
 
-GROUP_NEEDS_YOU, GROUP_WITH_HANDLERS, GROUP_OTHER = 0, 1, 2
+GROUP_NEEDS_YOU = QUEUE_GROUP_NEEDS_CENTRE
+GROUP_WITH_HANDLERS = QUEUE_GROUP_WITH_HANDLERS
+GROUP_OTHER = QUEUE_GROUP_OTHER
 
 
 def is_centre_staff(user) -> bool:
@@ -88,50 +94,36 @@ def console_cases(user) -> QuerySet[Grievance]:
 
     A case escalated to a centre above leaves the lower centre's console and enters the
     upper one's. Superusers see every open case.
+
+    A case's owning centre is its region or one of the region's ancestors (submit picks the
+    region or the village of a grid, escalate its parent), so a case owned inside a centre's
+    subtree lies in it too: the equality on the centre's per-level column adds no condition,
+    and leads the index that holds the queue's order (grievances.models.queue_index).
     """
     qs = cases_for(user).filter(state__in=CONSOLE_STATES)
     if sees_everything(user):
         return qs
-    return qs.filter(subtree_q(centre_regions(user), prefix="owning_centre__"))
+    return qs.filter(centre_subtree_q(centre_regions(user)))
 
 
-def _deadline_expression():
-    """The running deadline of a case, as due_for() reads it: the earlier of report-in and
-    handling while dispatched, handling while in progress, none otherwise."""
-    return Case(
-        When(
-            state=State.DISPATCHED,
-            then=Least(
-                Coalesce("report_in_due_at", "handle_due_at"),
-                Coalesce("handle_due_at", "report_in_due_at"),
-            ),
-        ),
-        When(state=State.IN_PROGRESS, then=F("handle_due_at")),
-        default=Value(None),
-        output_field=DateTimeField(),
-    )
+def centre_subtree_q(regions: list[Region]) -> Q:
+    """Cases owned by a centre inside any of `regions`, each region's subtree named by its
+    per-level column as well."""
+    q = Q(pk__in=[])
+    for r in regions:
+        q |= Q(**{f"{r.level}_id": r.pk}) & subtree_q([r], prefix="owning_centre__")
+    return q
 
 
 def queue_order(qs: QuerySet[Grievance]) -> QuerySet[Grievance]:
     """What needs the centre first (priority, then oldest), then the cases whose clock is
-    running by nearest deadline (overdue first), then the rest (suspended, mediating)."""
+    running by nearest deadline (overdue first), then the rest (suspended, mediating).
+
+    The same expressions as the queue's indexes, so that a page is read in index order."""
     return qs.annotate(
-        queue_group=Case(
-            When(state__in=NEEDS_YOU, then=Value(GROUP_NEEDS_YOU)),
-            When(
-                state__in=WITH_HANDLERS,
-                suspended_at__isnull=True,
-                then=Value(GROUP_WITH_HANDLERS),
-            ),
-            default=Value(GROUP_OTHER),
-            output_field=IntegerField(),
-        ),
-        queue_rank=Case(
-            When(state__in=NEEDS_YOU, then=F("priority")),
-            default=Value(0),
-            output_field=IntegerField(),
-        ),
-        queue_deadline=_deadline_expression(),
+        queue_group=queue_group_expression(),
+        queue_rank=queue_rank_expression(),
+        queue_deadline=queue_deadline_expression(),
     ).order_by(
         "queue_group",
         "-queue_rank",
@@ -139,6 +131,19 @@ def queue_order(qs: QuerySet[Grievance]) -> QuerySet[Grievance]:
         "created_at",
         "id",
     )
+
+
+def without_distinct(qs: QuerySet[Grievance]) -> QuerySet[Grievance]:
+    """The console's filters without the DISTINCT that a multiple-choice filter adds.
+
+    Every filter of the console is a condition on the case's own row or a subquery, never a
+    join to many rows, so a case appears once anyway; DISTINCT would make PostgreSQL sort
+    the whole subtree instead of reading the queue's index in order."""
+    if not qs.query.distinct or qs.query.distinct_fields:
+        return qs
+    qs = qs.all()
+    qs.query.distinct = False
+    return qs
 
 
 def open_assignment_to(department_id) -> Q:

@@ -134,7 +134,8 @@ def console(request):
     console_filter.form.label_suffix = ""
     number = _page_number(request.GET.get("page"))
     start = (number - 1) * PAGE_SIZE
-    found = list(selectors.queue_order(console_filter.qs)[start : start + PAGE_SIZE + 1])
+    queue = selectors.queue_order(selectors.without_distinct(console_filter.qs))
+    found = list(queue[start : start + PAGE_SIZE + 1])
     cases, has_next = found[:PAGE_SIZE], len(found) > PAGE_SIZE
     rows = _console_rows(cases, user, now)
     query = request.GET.copy()

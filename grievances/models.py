@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
@@ -180,9 +181,104 @@ def format_tracking_code(code: str) -> str:
 ANCESTOR_FIELDS = [f"{level}_id" for level in LEVEL_ORDER]
 
 
+# --- The console's queue --------------------------------------------------------------------------
+# The order of a centre's queue (dispatch.selectors.queue_order) and the indexes that serve it
+# (Grievance.Meta.indexes) are built from the same expressions: PostgreSQL then reads a page of
+# a subtree's queue in index order (an equality on the per-level column first) instead of
+# sorting the whole subtree. Change one and the other follows.
+
+QUEUE_STATES = [
+    State.SUBMITTED.value,
+    State.ACCEPTED.value,
+    State.DISPATCHED.value,
+    State.IN_PROGRESS.value,
+    State.HANDLED.value,
+    State.MEDIATING.value,
+]
+QUEUE_NEEDS_CENTRE = [State.SUBMITTED.value, State.ACCEPTED.value, State.HANDLED.value]
+QUEUE_WITH_HANDLERS = [State.DISPATCHED.value, State.IN_PROGRESS.value]
+QUEUE_GROUP_NEEDS_CENTRE, QUEUE_GROUP_WITH_HANDLERS, QUEUE_GROUP_OTHER = 0, 1, 2
+# The levels whose centres get an index of their own; a centre above them walks the index
+# of the whole queue and keeps the rows of its subtree (a large share of it).
+QUEUE_INDEXED_LEVELS = ["county", "township", "village"]
+
+
+def queue_group_expression() -> models.Case:
+    """What needs the centre (0), cases whose clock runs (1), the rest (2: suspended,
+    mediating)."""
+    return models.Case(
+        models.When(state__in=QUEUE_NEEDS_CENTRE, then=models.Value(QUEUE_GROUP_NEEDS_CENTRE)),
+        models.When(
+            state__in=QUEUE_WITH_HANDLERS,
+            suspended_at__isnull=True,
+            then=models.Value(QUEUE_GROUP_WITH_HANDLERS),
+        ),
+        default=models.Value(QUEUE_GROUP_OTHER),
+        output_field=models.IntegerField(),
+    )
+
+
+def queue_rank_expression() -> models.Case:
+    """The priority of what needs the centre; 0 for the rest."""
+    return models.Case(
+        models.When(state__in=QUEUE_NEEDS_CENTRE, then=models.F("priority")),
+        default=models.Value(0),
+        output_field=models.IntegerField(),
+    )
+
+
+def queue_deadline_expression() -> models.Case:
+    """The running deadline as due_for() reads it: the earlier of report-in and handling
+    while dispatched, handling while in progress, none otherwise."""
+    return models.Case(
+        models.When(
+            state=State.DISPATCHED.value,
+            then=Least(
+                Coalesce("report_in_due_at", "handle_due_at"),
+                Coalesce("handle_due_at", "report_in_due_at"),
+            ),
+        ),
+        models.When(state=State.IN_PROGRESS.value, then=models.F("handle_due_at")),
+        default=models.Value(None),
+        output_field=models.DateTimeField(),
+    )
+
+
+def queue_index(level: str | None) -> models.Index:
+    """The queue's order over the open cases, after an equality on `level`'s column."""
+    leading = [models.F(level)] if level else []
+    return models.Index(
+        *leading,
+        queue_group_expression(),
+        queue_rank_expression().desc(),
+        # Ascending puts nulls last in PostgreSQL, as the queue wants (SQLite refuses
+        # NULLS LAST in an index).
+        queue_deadline_expression(),
+        models.F("created_at"),
+        models.F("id"),
+        name=f"gr_queue_{level}" if level else "gr_queue",
+        condition=models.Q(state__in=QUEUE_STATES),
+    )
+
+
+def not_null_indexes(prefix: str, fields: list[str]) -> list[models.Index]:
+    """Indexes of nullable foreign keys over the rows that have one (lookups by a value and
+    the deletion of the row referred to use them; rows without one cost no index entry)."""
+    return [
+        models.Index(
+            fields=[field],
+            name=f"{prefix}_{field}_set",
+            condition=models.Q(**{f"{field}__isnull": False}),
+        )
+        for field in fields
+    ]
+
+
 class Grievance(ConcurrentTransitionMixin, models.Model):
+    # Unique through Meta.constraints: a unique field would get a second index for LIKE
+    # queries, which nothing runs on codes.
     tracking_code = models.CharField(
-        _("tracking code"), max_length=CODE_LENGTH, unique=True, default=new_tracking_code
+        _("tracking code"), max_length=CODE_LENGTH, default=new_tracking_code
     )
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"))
@@ -203,7 +299,11 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         help_text=_("The located grid, or the region chosen by hand."),
     )
     # The region's ancestors per level (and itself at its own level): a subtree filter is
-    # an equality on one indexed column that pairs with the sort key.
+    # an equality on one indexed column that pairs with the sort key. They are copies of the
+    # region's path, set with it (set_region), so the database does not check them: each
+    # check locks the region's row for the transaction, and every report from a county
+    # locked the same county, township and village rows (a third of the insert's cost).
+    # `region` keeps its constraint; PROTECT still guards deletion through the ORM.
     province = models.ForeignKey(
         Region,
         on_delete=models.PROTECT,
@@ -211,6 +311,7 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         blank=True,
         related_name="+",
         db_index=False,  # gr_province_created leads with it
+        db_constraint=False,
     )
     city = models.ForeignKey(
         Region,
@@ -219,6 +320,7 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         blank=True,
         related_name="+",
         db_index=False,  # gr_city_created leads with it
+        db_constraint=False,
     )
     county = models.ForeignKey(
         Region,
@@ -227,6 +329,7 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         blank=True,
         related_name="+",
         db_index=False,  # gr_county_created leads with it
+        db_constraint=False,
     )
     township = models.ForeignKey(
         Region,
@@ -235,6 +338,7 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         blank=True,
         related_name="+",
         db_index=False,  # gr_township_created leads with it
+        db_constraint=False,
     )
     village = models.ForeignKey(
         Region,
@@ -243,6 +347,7 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         blank=True,
         related_name="+",
         db_index=False,  # gr_village_created leads with it
+        db_constraint=False,
     )
     grid = models.ForeignKey(
         Region,
@@ -251,6 +356,7 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         blank=True,
         related_name="+",
         db_index=False,  # gr_grid_created leads with it
+        db_constraint=False,
     )
 
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
@@ -261,6 +367,7 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         null=True,
         blank=True,
         related_name="reported_grievances",
+        db_index=False,  # partial index in Meta: residents' reports have none
     )
     state = FSMField(_("state"), default=State.SUBMITTED, choices=State.choices, protected=True)
     owning_centre = models.ForeignKey(
@@ -286,11 +393,12 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         null=True,
         blank=True,
         related_name="handled_grievances",
+        db_index=False,  # partial index in Meta
     )
     risk_petition = models.BooleanField(_("petition risk (涉访)"), default=False)
     risk_extreme = models.BooleanField(_("risk of extreme acts (极端)"), default=False)
     risk_group = models.BooleanField(_("group incident risk (群体)"), default=False)
-    priority = models.PositiveSmallIntegerField(_("priority"), default=0, db_index=True)
+    priority = models.PositiveSmallIntegerField(_("priority"), default=0)
 
     report_in_due_at = models.DateTimeField(_("report in by"), null=True, blank=True)
     handle_due_at = models.DateTimeField(_("handle by"), null=True, blank=True)
@@ -317,6 +425,7 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         null=True,
         blank=True,
         related_name="duplicates",
+        db_index=False,  # partial index in Meta
     )
 
     created_at = models.DateTimeField(_("reported at"), default=timezone.now, db_index=True)
@@ -351,6 +460,15 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
                 name="gr_open_report_in_due",
                 condition=models.Q(state="dispatched"),
             ),
+            # The console's queue: of a subtree (per level), and of everything.
+            *(queue_index(level) for level in QUEUE_INDEXED_LEVELS),
+            queue_index(None),
+            # Columns most cases leave empty are indexed where they are set: a new case
+            # writes no entry for them (intake writes every index of the row).
+            *not_null_indexes("gr", ["reporter", "handler_region", "duplicate_of"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["tracking_code"], name="gr_tracking_code_unique")
         ]
 
     def __str__(self) -> str:
@@ -485,7 +603,12 @@ class Complainant(models.Model):
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     id_number = models.CharField(_("ID number"), max_length=18, blank=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # partial index in Meta
     )
     is_reporter = models.BooleanField(_("reporter"), default=False)
     position = models.PositiveSmallIntegerField(default=0)
@@ -496,12 +619,14 @@ class Complainant(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # partial index in Meta
     )
 
     class Meta:
         verbose_name = _("complainant")
         verbose_name_plural = _("complainants")
         ordering = ["position", "id"]
+        indexes = not_null_indexes("co", ["user", "merged_from"])
 
     def __str__(self) -> str:
         return self.name or str(_("Anonymous"))
@@ -526,7 +651,7 @@ class CaseEvent(models.Model):
     """
 
     grievance = models.ForeignKey(Grievance, on_delete=models.CASCADE, related_name="events")
-    action = models.CharField(_("action"), max_length=30, db_index=True)
+    action = models.CharField(_("action"), max_length=30)  # indexed in Meta (no LIKE index)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("actor"),
@@ -534,6 +659,7 @@ class CaseEvent(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # partial index in Meta: the system's and residents' events have none
     )
     actor_label = models.CharField(
         _("acting as"),
@@ -556,7 +682,9 @@ class CaseEvent(models.Model):
         indexes = [
             models.Index(
                 fields=["id"], name="ev_unprocessed", condition=models.Q(processed_at__isnull=True)
-            )
+            ),
+            models.Index(fields=["action"], name="ev_action"),
+            *not_null_indexes("ev", ["actor"]),
         ]
 
     def __str__(self) -> str:
