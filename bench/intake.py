@@ -145,6 +145,13 @@ def wrk(url: str, body: str, seconds: int, connections: int, cpu: dict | None = 
     return result
 
 
+def _cpu_ratio(ceiling: dict, full: dict) -> float | None:
+    spent = full.get("web_cpu_ms", 0) + full.get("db_cpu_ms", 0)
+    if not spent:
+        return None
+    return round((ceiling.get("web_cpu_ms", 0) + ceiling.get("db_cpu_ms", 0)) / spent, 3)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=15)
@@ -222,6 +229,7 @@ def main() -> None:
         for _ in range(30):
             wrk(f"{base}/bench/bare/?case={case_id}", body, 2, args.connections)
             wrk(f"{base}/api/v1/public/grievances/", body, 2, args.connections)
+            wrk(f"{base}/bench/bare-case/?case={case_id}", body, 2, args.connections)
             if len(db_pids(dbname)) >= args.workers:
                 break
         wrk(f"{base}/bench/bare/?case={case_id}", body, 2, args.connections)
@@ -230,6 +238,9 @@ def main() -> None:
         cpu = {"web": web_pids(gunicorn.pid), "db": db_pids(dbname)}
         bare = wrk(f"{base}/bench/bare/?case={case_id}", body, args.seconds, args.connections, cpu)
         full = wrk(f"{base}/api/v1/public/grievances/", body, args.seconds, args.connections, cpu)
+        case_row = wrk(
+            f"{base}/bench/bare-case/?case={case_id}", body, args.seconds, args.connections, cpu
+        )
     finally:
         gunicorn.terminate()
         gunicorn.wait(20)
@@ -241,6 +252,14 @@ def main() -> None:
         "full_submit": full,
         "ratio": round(full["per_s"] / bare["per_s"], 3) if bare["per_s"] else None,
         "target_ratio": 0.8,
+        # CPU (web + database) per request of the ceiling over the full submit's: the rate
+        # ratio a machine of its own would show, steadier than the rates on a shared one.
+        "cpu_ratio": _cpu_ratio(bare, full),
+        # For reference: one case row written through the ORM, the submit's widest row.
+        "bare_case_row": case_row,
+        "ratio_to_case_row": (
+            round(full["per_s"] / case_row["per_s"], 3) if case_row["per_s"] else None
+        ),
     }
     print(json.dumps(result, indent=2, ensure_ascii=False))
 

@@ -1,9 +1,10 @@
 """Notifications: who hears of a case event, in the app, by email and by SMS.
 
-The case's events are the outbox (grievances.tasks). The relay hands each event of an
-action that concerns people to `notify_event`, in the relay's transaction: it writes one
-Notification per recipient and one Delivery per channel, both unique (conflicts on a rerun
-keep the existing rows), so an event relayed twice still tells each person once. Deliveries
+The case's events are the outbox (grievances.tasks). The relay hands the events of an
+action that concerns people to `notify_events`, a chunk's at once, in the relay's
+transaction: it writes one Notification per recipient and one Delivery per channel, both
+unique (conflicts on a rerun keep the existing rows), so an event relayed twice still tells
+each person once. Deliveries
 are sent afterwards by dispatch.tasks.deliver_notifications (one task per relay chunk, not
 per event): claimed in bulk (locked without waiting, pending → sending), each sent and marked
 sent at once; transient errors are retried later.
@@ -257,50 +258,97 @@ def _case_url(case: Grievance) -> str:
 # --- The relay's handler ---------------------------------------------------------------------
 
 
-@on_event(*NOTIFIED_ACTIONS)
 def notify_event(event_id: int) -> int:
-    """Write the notifications and deliveries of one event; returns how many people.
+    """Write the notifications and deliveries of one event; returns how many people."""
+    return notify_events([event_id])
 
-    Runs in the relay's transaction: everything commits with the event's claim or not at all.
+
+@on_event(*NOTIFIED_ACTIONS, batch=True)
+def notify_events(event_ids: list[int]) -> int:
+    """Write the notifications and deliveries of these events (a relay chunk's of one
+    action, or one); returns how many notifications are meant (one per person and event).
+
+    Runs in the relay's transaction: everything commits with the events' claim or not at
+    all. A whistle's recipients are read for all the whistles at once, the people once, and
+    the notifications and deliveries are written with one statement each.
     """
-    event = CaseEvent.objects.select_related("grievance").filter(pk=event_id).first()
-    if event is None or event.action not in NOTIFIED_ACTIONS:
+    # The events, then their cases, each by primary key (a join of the two can make
+    # PostgreSQL walk the whole case index for a list of events).
+    events = list(
+        CaseEvent.objects.filter(pk__in=event_ids, action__in=NOTIFIED_ACTIONS)
+        .prefetch_related("grievance")
+        .order_by("pk")
+    )
+    if not events:
         return 0
-    user_ids = recipients(event)
-    if not user_ids:
+    whistled = _whistle_members(
+        [
+            e.data["whistle"]
+            for e in events
+            if e.action == "dispatch" and (e.data or {}).get("whistle")
+        ]
+    )
+    wanted: list[tuple[CaseEvent, set[int]]] = []
+    for event in events:
+        whistle = (event.data or {}).get("whistle") if event.action == "dispatch" else None
+        if whistle:
+            users = set(whistled.get(whistle, ()))
+            users.discard(event.actor_id)
+        else:
+            users = recipients(event)
+        if users:
+            wanted.append((event, users))
+    if not wanted:
         return 0
-    people = list(User.objects.filter(pk__in=user_ids, is_active=True).only("id", "email", "phone"))
-    if not people:
-        return 0
+    people = {
+        person.pk: person
+        for person in User.objects.filter(
+            pk__in=set().union(*(users for _e, users in wanted)), is_active=True
+        ).only("id", "email", "phone")
+    }
+    rows: list[tuple[CaseEvent, User, Notification]] = []
     with translation.override(settings.LANGUAGE_CODE):
-        title, body = _text(event)
-    url = _case_url(event.grievance)
+        for event, users in wanted:
+            present = [people[pk] for pk in sorted(users) if pk in people]
+            if not present:
+                continue
+            title, body = _text(event)
+            url = _case_url(event.grievance)
+            rows += [
+                (
+                    event,
+                    person,
+                    Notification(
+                        recipient_id=person.pk,
+                        grievance_id=event.grievance_id,
+                        event_id=event.pk,
+                        kind=event.action,
+                        title=title,
+                        body=body,
+                        url=url,
+                    ),
+                )
+                for person in present
+            ]
+    if not rows:
+        return 0
     # On a conflict (the event relayed twice) the existing row is kept as it is (the no-op
     # update only makes the statement return its id): one row per person and event.
-    notices = Notification.objects.bulk_create(
-        [
-            Notification(
-                recipient_id=person.pk,
-                grievance_id=event.grievance_id,
-                event_id=event.pk,
-                kind=event.action,
-                title=title,
-                body=body,
-                url=url,
-            )
-            for person in people
-        ],
+    Notification.objects.bulk_create(
+        [notice for _e, _p, notice in rows],
         update_conflicts=True,
         unique_fields=["recipient", "event"],
         update_fields=["kind"],
     )
-    by_sms = event.action in sms_actions() and _sms_module() is not None
-    if event.action == "dispatch" and not (event.data or {}).get("whistle"):
-        by_sms = False
+    sms_ok = _sms_module() is not None
+    sms_kinds = sms_actions()
     deliveries = []
-    for person, notice in zip(people, notices, strict=True):
+    for event, person, notice in rows:
         if notice.pk is None:
             continue
+        by_sms = event.action in sms_kinds and sms_ok
+        if event.action == "dispatch" and not (event.data or {}).get("whistle"):
+            by_sms = False
         if email_enabled() and person.email:
             deliveries.append(
                 Delivery(
@@ -320,7 +368,18 @@ def notify_event(event_id: int) -> int:
             transaction.on_commit(_deliveries_waiting.set)
         else:
             transaction.on_commit(_enqueue_delivery)
-    return len(people)
+    return len(rows)
+
+
+def _whistle_members(whistle_ids: list[int]) -> dict[int, set[int]]:
+    """The members of each whistle's departments, by whistle id, in one query."""
+    members: dict[int, set[int]] = {}
+    if whistle_ids:
+        for whistle_id, user_id in DepartmentMembership.objects.filter(
+            department__assignments__whistle_id__in=whistle_ids
+        ).values_list("department__assignments__whistle_id", "user_id"):
+            members.setdefault(whistle_id, set()).add(user_id)
+    return members
 
 
 # Set when a committed relay chunk wrote deliveries; the chunk hook publishes one task.

@@ -7,6 +7,7 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -219,16 +220,7 @@ def whistle_dispatch(
         )
         report_in_due, handle_due = _deadlines(c, now, calendar)
         Assignment.objects.bulk_create(
-            [
-                Assignment(
-                    whistle=whistle,
-                    department=dept,
-                    role=Assignment.Role.LEAD if i == 0 else Assignment.Role.ASSISTING,
-                    report_in_due_at=report_in_due,
-                    handle_due_at=handle_due,
-                )
-                for i, dept in enumerate(departments)
-            ]
+            _assignments(whistle, departments, report_in_due, handle_due)
         )
         c.report_in_due_at, c.handle_due_at = report_in_due, handle_due
         return {
@@ -242,6 +234,81 @@ def whistle_dispatch(
     return case_services.grievance_dispatch(
         case, user, assign=assign, note=instructions, system=system
     )
+
+
+def auto_dispatchable(proposal: Proposal) -> bool:
+    """Whether whistle_dispatch(proposal=…, system=True) takes this proposal's departments:
+    the checks it makes before writing anything."""
+    if proposal.conflict or not proposal.lead:
+        return False
+    departments = proposal.departments
+    return len({d.pk for d in departments}) == len(departments) and all(
+        d.active for d in departments
+    )
+
+
+def accept_and_whistle(
+    cases: list[tuple[Grievance, Proposal]],
+    *,
+    note: str,
+    calendar_for: Callable[[Grievance], WorkCalendar],
+) -> list[Grievance]:
+    """The system's accept and whistle for many submitted cases whose routing rule dispatches
+    automatically (a relay chunk's reports), set-based.
+
+    Writes for each case what `grievance_accept(case, None, handling_level=the rule's,
+    note=note, system=True)` followed by `whistle_dispatch(case, None, proposal=…,
+    system=True)` write (grievances.services.grievances_accept_and_dispatch), with one
+    INSERT of the whistles and one of the assignments for the lot. Every proposal must be
+    `auto_dispatchable`. Cases moved meanwhile are left alone; returns those moved.
+    """
+    proposals = {case.pk: proposal for case, proposal in cases}
+    if not all(auto_dispatchable(p) for p in proposals.values()):
+        raise InvalidInput(_("No routing rule matches this case."), field="proposed")
+
+    def assign(moving: list[Grievance], now: datetime) -> dict[int, dict]:
+        # The owning centre blows the whistle (the system acts for it).
+        whistles = Whistle.objects.bulk_create(
+            [Whistle(grievance=c, centre_id=c.owning_centre_id, issued_by=None) for c in moving]
+        )
+        rows, data = [], {}
+        # One instant for the lot: reports of one matter, urgency and place share deadlines.
+        due: dict[tuple, tuple[datetime, datetime]] = {}
+        for c, whistle in zip(moving, whistles, strict=True):
+            departments = proposals[c.pk].departments
+            key = (c.category_id, c.urgency, c.region_id)
+            if key not in due:
+                due[key] = _deadlines(c, now, calendar_for(c))
+            report_in_due, handle_due = due[key]
+            rows += _assignments(whistle, departments, report_in_due, handle_due)
+            c.report_in_due_at, c.handle_due_at = report_in_due, handle_due
+            data[c.pk] = {
+                "deadlines_set": True,
+                "whistle": whistle.pk,
+                "lead": departments[0].name,
+                "assisting": [d.name for d in departments[1:]],
+                "proposed": True,
+            }
+        Assignment.objects.bulk_create(rows)
+        return data
+
+    return case_services.grievances_accept_and_dispatch(
+        [(case, proposals[case.pk].handling_level) for case, _p in cases], note=note, assign=assign
+    )
+
+
+def _assignments(whistle, departments, report_in_due, handle_due) -> list[Assignment]:
+    """A whistle's assignments, not yet saved: the lead first, then the assisting ones."""
+    return [
+        Assignment(
+            whistle=whistle,
+            department=dept,
+            role=Assignment.Role.LEAD if i == 0 else Assignment.Role.ASSISTING,
+            report_in_due_at=report_in_due,
+            handle_due_at=handle_due,
+        )
+        for i, dept in enumerate(departments)
+    ]
 
 
 def _deadlines(

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -53,6 +53,7 @@ from dispatch.models import (
     Assignment,
     Whistle,
 )
+from grids.models import Region
 from grids.workcalendar import WorkCalendar
 from grievances import services as case_services
 from grievances.models import CaseEvent, Grievance, State
@@ -107,12 +108,22 @@ class _Calendars(dict):
         return self[region_id]
 
 
+class _Centres(dict):
+    """Owning centres with their parent, read once per run (escalations from one centre
+    share it)."""
+
+    def __missing__(self, region_id: int) -> Region:
+        self[region_id] = Region.objects.select_related("parent").get(pk=region_id)
+        return self[region_id]
+
+
 def sweep(now: datetime | None = None, limit: int | None = None) -> SweepResult:
     """One run: escalations, then report-ins, then handling deadlines; `limit` rows each."""
     now = now or timezone.now()
     limit = limit or batch_size()
     result = SweepResult()
     calendars = _Calendars()
+    centres = _Centres()
 
     due = _candidates(
         Assignment.objects.filter(SLA_ESCALATE_OPEN, escalate_at__lte=now), "escalate_at", limit
@@ -126,7 +137,7 @@ def sweep(now: datetime | None = None, limit: int | None = None) -> SweepResult:
             # by one long run that holds up the supervisions behind it.
             result.full = True
             break
-        _tally(result, _escalate(assignment_id, case_id, now, calendars))
+        _tally(result, _escalate(assignment_id, case_id, now, calendars, centres))
 
     for threshold, (due_field, _mark, condition) in _THRESHOLDS.items():
         if result.progress and time.monotonic() > stop_at:
@@ -332,7 +343,9 @@ def _record_supervisions(threshold: str, rows: list[tuple[Grievance, datetime]])
     transaction.on_commit(kicker.kick)
 
 
-def _escalate(assignment_id: int, case_id: int, now: datetime, calendars: _Calendars) -> str:
+def _escalate(
+    assignment_id: int, case_id: int, now: datetime, calendars: _Calendars, centres: _Centres
+) -> str:
     with transaction.atomic():
         case, assignment = _lock(case_id, assignment_id)
         if case is None or assignment is None:
@@ -341,14 +354,23 @@ def _escalate(assignment_id: int, case_id: int, now: datetime, calendars: _Calen
             return "busy"
         # Ending the whistles (dispatch.services.follow_case) updates every open assignment
         # of the case and its whistle: take them all now, without waiting (the join locks
-        # the whistles too), or leave the case for the next run.
+        # the whistles too), or leave the case for the next run. One query: the rows taken,
+        # each with the number of open rows, locked or not.
         open_rows = Assignment.objects.filter(
             whistle__grievance_id=case_id, status__in=OPEN_ASSIGNMENT
         )
-        expected = open_rows.count()
-        taken = len(open_rows.select_for_update(skip_locked=True).values_list("pk", flat=True))
-        if taken < expected:
+        total = (
+            open_rows.order_by().values("whistle__grievance_id").annotate(n=Count("pk")).values("n")
+        )
+        taken = list(
+            open_rows.select_for_update(skip_locked=True)
+            .annotate(expected=Subquery(total))
+            .values_list("expected", flat=True)
+        )
+        expected = taken[0] if taken else open_rows.count()
+        if len(taken) < expected:
             return "busy"
+        case.owning_centre = centres[case.owning_centre_id]
         # Check again now: a report-in or an extension since the notice can mean the case
         # is no longer that late, or late by another deadline.
         missed = _missed(case, assignment, now)
@@ -390,7 +412,8 @@ def _escalate(assignment_id: int, case_id: int, now: datetime, calendars: _Calen
         reason %= {"hours": hours, "due": _when(supervised[threshold])}
         try:
             with transaction.atomic():
-                case_services.grievance_escalate(case, None, reason=reason, system=True)
+                # The case is locked and was read under the lock: no second locking read.
+                case_services.grievance_escalate(case, None, reason=reason, system=True, held=True)
         except case_services.CaseError as exc:
             log.warning("SLA: could not escalate case %s: %s", case_id, exc.message)
             return "updated"

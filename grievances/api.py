@@ -20,10 +20,10 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
 from grids.api import RegionRefSerializer
+from grids.limits import WindowThrottle
 from grids.models import Region
 from grievances import intake, selectors, services
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
@@ -330,7 +330,24 @@ class ActiveCategoryField(serializers.SlugRelatedField):
         return category
 
 
-class PublicGrievanceCreateSerializer(GrievanceCreateSerializer):
+class SharedFieldsMixin:
+    """Fields built and bound once per process, for a serializer validated on every request
+    of a hot path: DRF deep-copies each declared field for every instance, which cost more
+    than the validation itself. Only for input validated without context or partial updates:
+    validation keeps no state in the fields."""
+
+    @property
+    def fields(self):
+        cls = type(self)
+        shared = cls.__dict__.get("_shared_fields")
+        if shared is None:
+            # The fields as DRF builds them, bound to a prototype instance.
+            shared = serializers.Serializer.fields.func(cls())
+            cls._shared_fields = shared
+        return shared
+
+
+class PublicGrievanceCreateSerializer(SharedFieldsMixin, GrievanceCreateSerializer):
     category = ActiveCategoryField()
     settled_note = None
     source = None
@@ -810,13 +827,18 @@ class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
 # --- Public intake and tracking -----------------------------------------------------------------
 
 
-class PublicCreateThrottle(AnonRateThrottle):
+class PublicCreateThrottle(WindowThrottle):
+    """Reports per client address (staff report through the authenticated case API)."""
+
     scope = "public_create"
 
 
 class PublicGrievanceCreateView(APIView):
     """A resident's report, no login needed; returns the tracking code."""
 
+    # Anonymous by design: the report is a resident's whoever sends it, so no session is
+    # read (staff report through /api/v1/grievances/).
+    authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [PublicCreateThrottle]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -838,7 +860,7 @@ class PublicGrievanceCreateView(APIView):
         )
 
 
-class TrackingThrottle(SimpleRateThrottle):
+class TrackingThrottle(WindowThrottle):
     """Attempts are limited per tracking code (whoever asks), so a code cannot be brute-forced
     for its phone digits."""
 
@@ -846,7 +868,7 @@ class TrackingThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request, view):
         code = normalize_tracking_code(view.kwargs.get("code", ""))
-        return self.cache_format % {"scope": self.scope, "ident": code or self.get_ident(request)}
+        return f"{self.scope}:{code or self.get_ident(request)}"
 
 
 class PublicEventSerializer(serializers.ModelSerializer):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.dispatch import Signal
@@ -25,7 +25,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
 from grids.locate import locate
 from grids.models import Level, Region, Role
 from grids.scoping import has_region_role, memberships, roles_of, sees_everything
-from grievances import deadlines
+from grievances import deadlines, newcase
 from grievances.labels import deferred
 from grievances.models import (
     Attachment,
@@ -296,6 +296,7 @@ _ROLE_LABELS = {
     Role.GRID_POLICE: gettext_noop("Grid police"),
 }
 SYSTEM_LABEL = deferred(gettext_noop("System"))
+RESIDENT_LABEL = deferred(gettext_noop("Resident"))
 REPORTER_LABEL = deferred(gettext_noop("Reporter"))
 MEDIATION_LABEL = deferred(gettext_noop("Mediation"))
 
@@ -305,7 +306,7 @@ def _actor_label(user, case: Grievance) -> str:
     if user is None:
         return SYSTEM_LABEL
     if not _authenticated(user):
-        return deferred(gettext_noop("Resident"))
+        return RESIDENT_LABEL
     if is_centre(user, case):
         return deferred(
             gettext_noop("%(centre)s governance centre"), centre=_acting_centre(user, case).name
@@ -334,8 +335,13 @@ def _run(
     attachments: Iterable[Attachment] = (),
     actor_label: str | None = None,
     skip_role_check: bool = False,
+    held: bool = False,
 ) -> Grievance:
-    """Check, lock, change, transition, save, record: one move or act in one transaction."""
+    """Check, lock, change, transition, save, record: one move or act in one transaction.
+
+    `held`: the caller has locked the case's row in its own transaction and read `case`
+    since (the SLA sweep): no second locking read, no savepoint of our own (an error rolls
+    back the caller's block)."""
     rule = RULES[name] if name in RULES else SYSTEM_MOVES[name]
     if not skip_role_check:
         check_act(name, case, user)
@@ -343,13 +349,16 @@ def _run(
         # Tracking (the reporter without a login) and the system skip the role, not the state.
         _check_state(rule, case)
     try:
-        with transaction.atomic():
-            # Lock and re-read: the state or a precondition may have moved since the check.
-            # No joins in the locking read: on PostgreSQL a row whose foreign key another
-            # transaction changed meanwhile (escalate moves the owning centre) fails the
-            # join's re-check and drops out of a joined SELECT … FOR UPDATE (DoesNotExist).
-            locked = Grievance.objects.select_for_update().get(pk=case.pk)
-            _reuse_related(locked, case)
+        with transaction.atomic(savepoint=not held):
+            if held:
+                locked = case
+            else:
+                # Lock and re-read: the state or a precondition may have moved since the
+                # check. No joins in the locking read: on PostgreSQL a row whose foreign key
+                # another transaction changed meanwhile (escalate moves the owning centre)
+                # fails the join's re-check and drops out of a joined SELECT … FOR UPDATE.
+                locked = Grievance.objects.select_for_update().get(pk=case.pk)
+                _reuse_related(locked, case)
             # The owning centre too: acts that keep the state (escalate from accepted) leave
             # the state as it was, so only the centre shows that someone else got there first.
             if locked.state != case.state or locked.owning_centre_id != case.owning_centre_id:
@@ -379,6 +388,8 @@ def _run(
                 actor_label=label,
             )
     except (ConcurrentTransition, TransitionNotAllowed):
+        if held:  # the caller's block is to be rolled back: no query in it now
+            raise WrongState(_("This case has moved on."), state=case.state) from None
         fresh = Grievance.objects.filter(pk=case.pk).values_list("state", flat=True).first()
         raise WrongState(_("This case has moved on."), state=fresh) from None
     locked.last_event = event
@@ -396,7 +407,7 @@ def _reuse_related(locked: Grievance, case: Grievance) -> None:
             field.set_cached_value(locked, field.get_cached_value(case))
 
 
-def record(
+def new_event(
     case: Grievance,
     user,
     action: str,
@@ -405,11 +416,10 @@ def record(
     note: str = "",
     public: bool = False,
     data: dict | None = None,
-    attachments: Iterable[Attachment] = (),
     actor_label: str | None = None,
 ) -> CaseEvent:
-    """Write the CaseEvent of a move or act (inside the caller's transaction)."""
-    event = CaseEvent.objects.create(
+    """The CaseEvent of a move or act, not yet saved."""
+    return CaseEvent(
         grievance=case,
         action=action,
         actor=user if _authenticated(user) else None,
@@ -420,6 +430,15 @@ def record(
         public=public,
         data=data or {},
     )
+
+
+def record(
+    case: Grievance, user, action: str, *, attachments: Iterable[Attachment] = (), **fields
+) -> CaseEvent:
+    """Write the CaseEvent of a move or act (inside the caller's transaction); `fields` are
+    new_event's (from_state, note, public, data, actor_label)."""
+    event = new_event(case, user, action, **fields)
+    event.save()
     ids = [a.pk for a in attachments]
     if ids:
         Attachment.objects.filter(pk__in=ids, grievance=case).update(event=event)
@@ -520,31 +539,43 @@ def grievance_submit(
         case.owning_centre_id = owning_centre_id(located.level, located.id, located.parent_id)
         case.set_region_path(located.id, located.path)
     case.priority = case.compute_priority()
+    people = [
+        Complainant(
+            name=c.name,
+            phone=c.phone,
+            id_number=c.id_number,
+            user=c.user,
+            is_reporter=(i == 0),
+            position=i,
+        )
+        for i, c in enumerate(complainants or [])
+    ]
+    submitted = {"region": region.code if region else located.code, "source": source}
+    # A report always comes from someone: without an account, from a resident.
+    submitter = None if _authenticated(user) else RESIDENT_LABEL
+    attachments = list(attachments)
+    if not settled_note and not attachments and newcase.available():
+        # The hot path of intake: the three kinds of rows in one statement (its own
+        # transaction unless the caller opened one), then what record() does after a write.
+        event = new_event(case, user, "submit", public=True, data=submitted, actor_label=submitter)
+        newcase.insert(case, people, event)
+        case_event.send(sender=Grievance, grievance=case, event=event)
+        transaction.on_commit(_enqueue_relay)
+        return case
     # No savepoint when the caller already opened the transaction (the API adds photos).
     with transaction.atomic(savepoint=False):
         case.save()
-        people = complainants or []
-        Complainant.objects.bulk_create(
-            [
-                Complainant(
-                    grievance=case,
-                    name=c.name,
-                    phone=c.phone,
-                    id_number=c.id_number,
-                    user=c.user,
-                    is_reporter=(i == 0),
-                    position=i,
-                )
-                for i, c in enumerate(people)
-            ]
-        )
+        for person in people:
+            person.grievance = case
+        Complainant.objects.bulk_create(people)
         record(
             case,
             user,
             "submit",
             public=True,
-            data={"region": region.code if region else located.code, "source": source},
+            data=submitted,
             attachments=attachments,
+            actor_label=submitter,
         )
         if settled_note:
             case.settle_on_the_spot()
@@ -598,6 +629,134 @@ def grievance_accept(
         skip_role_check=system,
         actor_label=SYSTEM_LABEL if system else None,
     )
+
+
+# The columns the system's accept and dispatch change (grievance_accept, then
+# grievance_dispatch with `assign`), written for many cases in one statement.
+_AUTO_DISPATCH_FIELDS = (
+    "state",
+    "complexity",
+    "handling_level",
+    "accepted_at",
+    "dispatched_at",
+    "handler_region",
+    "report_in_due_at",
+    "handle_due_at",
+    "priority",
+    "updated_at",
+)
+
+
+def grievances_accept_and_dispatch(
+    cases: list[tuple[Grievance, str]],
+    *,
+    note: str,
+    assign: Callable[[list[Grievance], datetime], dict[int, dict]],
+) -> list[Grievance]:
+    """The system's accept followed by its dispatch to departments, for many submitted cases
+    at once (a routing rule that dispatches automatically, for a relay chunk's reports).
+
+    `cases`: (case, handling level) pairs, the level as for grievance_accept. Writes what
+    `grievance_accept(case, None, handling_level=…, note=note, system=True)` and then
+    `grievance_dispatch(case, None, assign=…, system=True)` write for each case (the same
+    columns, the same two events with the same data, the same signal), in a few statements
+    for the lot: one locking read, one UPDATE, one INSERT of the events. `assign(cases,
+    now)` writes the whistles and assignments of all of them, sets each case's deadlines
+    and returns each case's event data by case id, as `assign` does for one case.
+
+    The cases are locked and re-read first; one that is no longer submitted (a centre moved
+    it meanwhile) or whose owning centre changed is left alone, as the per-case services
+    would refuse it. Returns the cases moved, as saved.
+    """
+    for _case, level in cases:
+        if level and level not in HandlingLevel.values:
+            raise InvalidInput(_("Unknown handling level."), field="handling_level")
+    if not cases:
+        return []
+    with transaction.atomic(savepoint=False):
+        return _accept_and_dispatch(cases, note, assign)
+
+
+def _accept_and_dispatch(cases, note, assign) -> list[Grievance]:
+    given = {case.pk: case for case, _level in cases}
+    levels = {case.pk: level for case, level in cases}
+    # One locking read by primary key without joins (see _run), in id order; the rows are
+    # read as they are once locked, so a case moved meanwhile drops out here.
+    locked = list(Grievance.objects.select_for_update().filter(pk__in=list(given)).order_by("pk"))
+    moving = []
+    for case in locked:
+        before = given[case.pk]
+        if (
+            case.state != State.SUBMITTED
+            or case.owning_centre_id != before.owning_centre_id
+            or not can_proceed(case.accept)
+        ):
+            continue
+        _reuse_related(case, before)
+        moving.append(case)
+    if not moving:
+        return []
+    accepted_at = timezone.now()
+    accepts = {}
+    for case in moving:
+        level = levels[case.pk]
+        case.complexity = case.complexity or Complexity.SIMPLE
+        case.handling_level = level or case.handling_level or _default_level(case)
+        case.accepted_at = accepted_at
+        case.accept()
+        case.priority = case.compute_priority()
+        event = new_event(
+            case,
+            None,
+            "accept",
+            from_state=State.SUBMITTED,
+            note=note,
+            public=True,
+            data={"complexity": case.complexity, "handling_level": case.handling_level},
+            actor_label=SYSTEM_LABEL,
+        )
+        event.created_at = accepted_at
+        accepts[case.pk] = event
+    dispatched_at = max(timezone.now(), accepted_at)
+    for case in moving:
+        case.dispatched_at = dispatched_at
+        case.handler_region = None
+    assigned = assign(moving, dispatched_at)
+    events = []
+    for case in moving:
+        data = dict(assigned[case.pk])
+        data.pop("deadlines_set", None)
+        data["report_in_due_at"] = case.report_in_due_at.isoformat()
+        data["handle_due_at"] = case.handle_due_at.isoformat()
+        case.dispatch()
+        case.priority = case.compute_priority()
+        case.updated_at = dispatched_at
+        event = new_event(
+            case,
+            None,
+            "dispatch",
+            from_state=State.ACCEPTED,
+            public=True,
+            data=data,
+            actor_label=SYSTEM_LABEL,
+        )
+        event.created_at = dispatched_at
+        events += [accepts[case.pk], event]
+    # One UPDATE per set of equal values (a chunk's reports of one matter from one place
+    # share them all): much cheaper than one CASE per column and row.
+    columns = [Grievance._meta.get_field(f).attname for f in _AUTO_DISPATCH_FIELDS]
+    alike: dict[tuple, list[int]] = {}
+    for case in moving:
+        alike.setdefault(tuple(getattr(case, c) for c in columns), []).append(case.pk)
+    for values, pks in alike.items():
+        Grievance.objects.filter(pk__in=pks).update(**dict(zip(columns, values, strict=True)))
+    CaseEvent.objects.bulk_create(events)
+    for n, event in enumerate(events):
+        case_event.send(sender=Grievance, grievance=moving[n // 2], event=event)
+    transaction.on_commit(_enqueue_relay)
+    for n, case in enumerate(moving):
+        case.last_event = events[2 * n + 1]
+    return moving
 
 
 def _default_level(case: Grievance) -> str:
@@ -790,9 +949,13 @@ def _centre_above(case: Grievance) -> Region | None:
     return centre.parent if centre.parent_id else None
 
 
-def grievance_escalate(case: Grievance, user, *, reason: str, system: bool = False) -> Grievance:
+def grievance_escalate(
+    case: Grievance, user, *, reason: str, system: bool = False, held: bool = False
+) -> Grievance:
     """纵向吹哨: the centre a level up owns the case and triages it anew; by the centre, or
-    by the system (the SLA sweep, past the second threshold of a missed deadline)."""
+    by the system (the SLA sweep, past the second threshold of a missed deadline).
+
+    `held`: the caller has locked the case's row and read `case` since (see _run)."""
     if not system:
         check_act("escalate", case, user)
     _require((reason or "").strip(), "reason")
@@ -827,6 +990,7 @@ def grievance_escalate(case: Grievance, user, *, reason: str, system: bool = Fal
         public=True,
         skip_role_check=system,
         actor_label=SYSTEM_LABEL if system else None,
+        held=held,
     )
 
 

@@ -3,7 +3,8 @@
 CaseEvent rows are the outbox. The relay hands each unprocessed event to the handlers
 registered for its action (routing, notifications: the dispatch app registers them) and
 marks it processed in the same transaction; a relay skips the rows another one holds, so two
-relays never hand one event over twice.
+relays never hand one event over twice. A batch handler takes all the events of its action
+in a chunk at once (a few statements for twenty reports rather than a dozen each).
 """
 
 from __future__ import annotations
@@ -21,19 +22,34 @@ from grievances.models import CaseEvent
 
 log = logging.getLogger(__name__)
 
-# action -> handlers called with the event id once it is committed ("*" for every event).
-event_handlers: dict[str, list[Callable[[int], None]]] = {}
+# action -> handlers called with the event id once it is committed ("*" for every event);
+# a handler registered with batch=True is called once with the ids of all the chunk's events
+# of that action instead.
+event_handlers: dict[str, list[Callable]] = {}
 
 
-def on_event(*actions: str):
-    """Register a handler for events of these actions (run by the relay, in a worker)."""
+def on_event(*actions: str, batch: bool = False):
+    """Register a handler for events of these actions (run by the relay, in a worker).
+
+    `batch`: the handler takes a list of event ids (every event of the action in a relay
+    chunk, oldest first), so that it can read and write for all of them in a few statements.
+    It must do for a list exactly what it does for each of its ids alone: when a batch
+    fails, the relay hands the events over again one by one (`[event_id]`), so that the
+    failing one stays in the outbox alone.
+    """
 
     def register(func):
+        if batch:
+            func.relay_batch = True
         for action in actions:
             event_handlers.setdefault(action, []).append(func)
         return func
 
     return register
+
+
+def _is_batch(handler) -> bool:
+    return getattr(handler, "relay_batch", False)
 
 
 BATCH = 200
@@ -108,21 +124,51 @@ def _hand_over(after: int, size: int) -> tuple[int, list[tuple[int, str]]]:
             return 0, rows
         ids = [event_id for event_id, _action in rows]
         CaseEvent.objects.filter(id__in=ids).update(processed_at=timezone.now())
+        # The chunk's events by action, in the order the actions first appear: a batch
+        # handler takes all of its action's events at once.
+        groups: dict[str, list[int]] = {}
         for event_id, action in rows:
+            groups.setdefault(action, []).append(event_id)
+        for action, event_ids in groups.items():
             handlers = [*event_handlers.get(action, []), *event_handlers.get("*", [])]
-            try:
-                if handlers:
-                    with transaction.atomic():
-                        for handler in handlers:
-                            handler(event_id)
-            except Exception:
-                # One failing event must not hold up the others: it stays in the outbox and
-                # the next relay (at the latest the sweeper's) tries it again.
-                log.exception("relay of case event %s failed; it stays in the outbox", event_id)
-                CaseEvent.objects.filter(id=event_id).update(processed_at=None)
+            if not handlers:
+                taken += len(event_ids)
                 continue
-            taken += 1
+            if len(event_ids) > 1 and any(_is_batch(h) for h in handlers):
+                try:
+                    with transaction.atomic():
+                        _run_handlers(handlers, event_ids)
+                except Exception:
+                    log.warning(
+                        "relay of %d %r events failed together; handing them over one by one",
+                        len(event_ids),
+                        action,
+                        exc_info=True,
+                    )
+                else:
+                    taken += len(event_ids)
+                    continue
+            for event_id in event_ids:
+                try:
+                    with transaction.atomic():
+                        _run_handlers(handlers, [event_id])
+                except Exception:
+                    # One failing event must not hold up the others: it stays in the outbox
+                    # and the next relay (at the latest the sweeper's) tries it again.
+                    log.exception("relay of case event %s failed; it stays in the outbox", event_id)
+                    CaseEvent.objects.filter(id=event_id).update(processed_at=None)
+                    continue
+                taken += 1
     return taken, rows
+
+
+def _run_handlers(handlers: list[Callable], event_ids: list[int]) -> None:
+    for handler in handlers:
+        if _is_batch(handler):
+            handler(event_ids)
+        else:
+            for event_id in event_ids:
+                handler(event_id)
 
 
 def relay_batch(limit: int = BATCH) -> int:

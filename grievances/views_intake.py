@@ -14,17 +14,15 @@ retype it after an act.
 
 from __future__ import annotations
 
-import time
-
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework.throttling import BaseThrottle
 
+from grids import limits
 from grids.locate import locate
 from grids.models import Role
 from grids.views import GRID_ROLES, request_roles
@@ -72,23 +70,13 @@ def _rate(scope: str) -> tuple[int, int] | None:
 
 
 def over_limit(scope: str, ident: str) -> bool:
-    """Count one attempt in the current window; True once the scope's rate is exceeded.
-
-    A fixed window per scope and ident in the shared cache: simpler than the API's sliding
-    history, and an increment is atomic on every cache backend we use.
-    """
+    """Count one attempt of `ident` at `scope`; True once the scope's rate is exceeded. The
+    counter is the API's throttle's (grids.limits): one allowance for the page and the API."""
     rate = _rate(scope)
     if rate is None:
         return False
     limit, seconds = rate
-    key = f"page-throttle:{scope}:{ident}:{int(time.time() // seconds)}"
-    cache.add(key, 0, seconds + 5)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, seconds + 5)
-        count = 1
-    return count > limit
+    return limits.over_limit(f"{scope}:{ident}", limit, seconds)
 
 
 def _client_ip(request) -> str:

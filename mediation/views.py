@@ -17,13 +17,11 @@ import hashlib
 import logging
 import mimetypes
 import re
-import time
 from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -37,6 +35,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from grids import limits
 from grievances import sms
 from grievances.api import mask_id
 from grievances.attachments import UploadError, save_upload
@@ -293,14 +292,7 @@ def _party_url(token: str, anchor: str = "") -> str:
 
 def _link_over_limit(token: str) -> bool:
     ident = hashlib.sha256(token.encode()).hexdigest()[:32]
-    key = f"mediation-link-posts:{ident}:{int(time.time() // 3600)}"
-    cache.add(key, 0, 3700)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, 3700)
-        count = 1
-    return count > LINK_POSTS_PER_HOUR
+    return limits.over_limit(f"mediation-link-posts:{ident}", LINK_POSTS_PER_HOUR, 3600)
 
 
 def _party_forms(case: MediationCase, actor: Actor, acts: list[str], bound) -> dict:

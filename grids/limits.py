@@ -1,0 +1,90 @@
+"""Rate limits: attempts counted per fixed window in the shared cache.
+
+One counter per (what, who, window): the first attempt in a window creates it with an
+expiry, each attempt adds one, and the caller compares the count with its limit. Refused
+attempts count too, so a client that keeps trying stays refused until the window ends. A
+fixed window lets a client spend its allowance at the end of one window and again at the
+start of the next: twice the rate at most, for a moment, which these limits accept.
+
+On Redis an attempt is one round trip (a script: INCR, and EXPIRE on a window's first
+attempt): on the public report, the hot path of intake, the sliding history DRF keeps (a GET
+and a SET of a list) cost two round trips and more Python than the write of the case. Other
+caches (the file cache of a development machine, tests' local memory) take add() and incr().
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from rest_framework.throttling import SimpleRateThrottle
+
+# INCR, and the expiry on the first attempt of a window, atomically: one command (EVALSHA).
+INCR_WITH_EXPIRY = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+_incr_script = None
+
+
+def count_attempt(name: str, seconds: int, now: float | None = None) -> tuple[int, float]:
+    """Count one attempt for `name` in the current window of `seconds`.
+
+    Returns the attempts counted in this window so far (this one included) and the seconds
+    left until the window ends.
+    """
+    now = time.time() if now is None else now
+    window = int(now // seconds)
+    key = f"limit:{name}:{window}"
+    left = (window + 1) * seconds - now
+    ttl = seconds + 5
+    backend = caches["default"]
+    full_key = backend.make_and_validate_key(key)
+    client = _redis_client(backend, full_key)
+    if client is not None:
+        global _incr_script
+        if _incr_script is None:
+            _incr_script = client.register_script(INCR_WITH_EXPIRY)
+        return int(_incr_script(keys=[full_key], args=[ttl], client=client)), left
+    backend.add(key, 0, ttl)
+    try:
+        count = backend.incr(key)
+    except ValueError:  # evicted between add and incr
+        backend.set(key, 1, ttl)
+        count = 1
+    return count, left
+
+
+def _redis_client(backend, full_key: str):
+    """The redis-py client of Django's Redis cache for this key, None on other caches."""
+    if not isinstance(backend, RedisCache):
+        return None
+    return backend._cache.get_client(full_key, write=True)
+
+
+def over_limit(name: str, limit: int, seconds: int) -> bool:
+    """Count one attempt; True once more than `limit` were made in this window."""
+    count, _ = count_attempt(name, seconds)
+    return count > limit
+
+
+class WindowThrottle(SimpleRateThrottle):
+    """DRF's throttle on the counters above: the rate of `scope` (DEFAULT_THROTTLE_RATES, or
+    a `rate` attribute) per client address, one round trip per request."""
+
+    def get_cache_key(self, request, view) -> str | None:
+        return f"{self.scope}:{self.get_ident(request)}"
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        count, self._left = count_attempt(self.key, self.duration)
+        return count <= self.num_requests
+
+    def wait(self) -> float | None:
+        return getattr(self, "_left", None)

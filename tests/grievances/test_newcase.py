@@ -1,0 +1,105 @@
+"""The one-statement write of a new case (PostgreSQL) writes what the ORM writes, all or
+nothing, in one round trip."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DataError, connection, transaction
+from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
+
+from grievances import newcase, services
+from grievances.models import CaseEvent, Category, Complainant, Grievance
+from grievances.services import ComplainantData
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SKIP = {"id", "tracking_code", "created_at", "updated_at", "grievance"}
+
+
+def _submit(tree, **changes):
+    report = {
+        "user": None,
+        "title": "  楼道水管漏水 ",
+        "description": "三单元楼道水管漏水",
+        "category": Category.objects.get(code="hazard.utilities"),
+        "source": "resident_web",
+        "lng": 91.2,
+        "lat": 29.7,
+        "address": "江塘村3号楼",
+        "complainants": [
+            ComplainantData(name="赵六", phone="13912345678"),
+            ComplainantData(name="钱七", phone="13800001111", id_number="11010519491231002X"),
+        ],
+        "risk_group": True,
+    }
+    return services.grievance_submit(**{**report, **changes})
+
+
+def _rows(case: Grievance) -> tuple[dict, list[dict], list[dict]]:
+    def plain(obj):
+        return {k: v for k, v in model_to_dict(obj).items() if k not in SKIP}
+
+    return (
+        plain(Grievance.objects.get(pk=case.pk)),
+        [plain(c) for c in Complainant.objects.filter(grievance=case).order_by("position")],
+        [plain(e) for e in CaseEvent.objects.filter(grievance=case)],
+    )
+
+
+def test_the_one_statement_write_matches_the_orm(tree, require_postgres, monkeypatch):
+    with CaptureQueriesContext(connection) as fast_queries:
+        fast = _submit(tree)
+    # One statement writes the case, both complainants and the event.
+    writes = [q for q in fast_queries.captured_queries if "INSERT" in q["sql"]]
+    assert len(writes) == 1, [q["sql"][:80] for q in fast_queries.captured_queries]
+    assert fast.pk and not fast._state.adding
+
+    monkeypatch.setattr(newcase, "available", lambda: False)
+    slow = _submit(tree)
+
+    assert _rows(fast) == _rows(slow)
+    case, people, events = _rows(fast)
+    assert case["title"] == "楼道水管漏水" and case["grid"] == tree.grid_a1.pk
+    assert [p["name"] for p in people] == ["赵六", "钱七"]
+    assert [p["is_reporter"] for p in people] == [True, False]
+    assert [e["action"] for e in events] == ["submit"]
+    # The instances returned are the saved rows, with their ids.
+    reread = Grievance.objects.get(pk=fast.pk)
+    assert reread.tracking_code == fast.tracking_code
+    assert fast.events.get().action == "submit"
+
+
+def test_a_refused_row_writes_nothing(tree, require_postgres):
+    before = (Grievance.objects.count(), Complainant.objects.count(), CaseEvent.objects.count())
+    with pytest.raises(DataError):
+        # Longer than the column: the database refuses the second complainant's row.
+        _submit(tree, complainants=[ComplainantData(name="赵六"), ComplainantData(name="名" * 101)])
+    after = (Grievance.objects.count(), Complainant.objects.count(), CaseEvent.objects.count())
+    assert after == before
+
+
+def test_inside_a_transaction_it_rolls_back_with_it(tree, require_postgres):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _submit(tree)
+        assert Grievance.objects.count() == 1
+        raise RuntimeError
+    assert Grievance.objects.count() == 0
+    assert CaseEvent.objects.count() == 0
+
+
+def test_a_report_without_an_account_is_the_residents(tree):
+    case = _submit(tree)
+    event = case.events.get()
+    assert event.actor_id is None
+    assert "Resident" in event.actor_label
+
+
+def test_a_region_with_cases_cannot_be_deleted(tree):
+    # The per-level columns have no constraint in the database; the ORM still protects them.
+    from django.db.models import ProtectedError
+
+    _submit(tree)
+    with pytest.raises(ProtectedError):
+        tree.town_a.delete()
+    assert Grievance.objects.get().township_id == tree.town_a.pk
