@@ -523,6 +523,13 @@ def requeue_stuck() -> int:
     return failed + again
 
 
+def any_due() -> bool:
+    """Whether a delivery is waiting to be sent now."""
+    return Delivery.objects.filter(
+        status=Delivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+    ).exists()
+
+
 def next_retry_in(delivery_ids: Iterable[int]) -> float | None:
     """Seconds until the earliest of these deliveries is due again, if any is pending."""
     first = (

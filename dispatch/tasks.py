@@ -12,6 +12,7 @@ import logging
 import time
 
 from celery import shared_task
+from django.core.cache import cache
 from django.db import OperationalError
 
 from dispatch import notifications, sla
@@ -47,7 +48,13 @@ def sweep_sla(self) -> dict:
 
 
 BATCH = 100
-DELIVER_SECONDS = 20.0
+# A run without ids sends for about this long, then leaves the rest to a follow-up run queued
+# behind the tasks already waiting: the relay, on the same worker, is not held up for long
+# by a backlog of e-mails and text messages.
+DELIVER_SECONDS = 1.0
+# One run without ids at a time (each relay chunk asks for one): the others end at once.
+DELIVERING_KEY = "dispatch:delivering"
+DELIVERING_TTL = 60  # a run that died frees the key by then
 
 
 @shared_task(
@@ -60,13 +67,37 @@ DELIVER_SECONDS = 20.0
 )
 def deliver_notifications(self, delivery_ids: list[int] | None = None) -> int:
     """Send these deliveries; without ids (a relay chunk, beat), requeue stuck ones and send
-    every delivery that is due, a batch at a time, for up to DELIVER_SECONDS.
+    the deliveries that are due, a batch at a time, for about DELIVER_SECONDS, then queue a
+    follow-up run if some are still due.
 
     A transient error leaves a delivery pending with its next attempt later; a follow-up run
     is scheduled for then (beat's run every minute would find it too).
     """
-    if delivery_ids is None:
-        notifications.requeue_stuck()
+    if delivery_ids is not None:
+        sent, retry = _send(delivery_ids)
+    elif not cache.add(DELIVERING_KEY, 1, DELIVERING_TTL):
+        # Another run is sending; it looks for due deliveries again once it has let go.
+        return 0
+    else:
+        try:
+            notifications.requeue_stuck()
+            sent, retry = _send(None)
+        finally:
+            cache.delete(DELIVERING_KEY)
+        if notifications.any_due():
+            _follow_up()
+    if retry:
+        delay = notifications.next_retry_in(retry)
+        if delay is not None:
+            try:
+                deliver_notifications.apply_async(args=[retry], countdown=delay, retry=False)
+            except Exception:  # noqa: BLE001 - any broker error; beat's run picks them up
+                log.warning("could not schedule the retry of deliveries", exc_info=True)
+    return sent
+
+
+def _send(delivery_ids: list[int] | None) -> tuple[int, list[int]]:
+    """Claim and send (these, or the due ones for DELIVER_SECONDS): (sent, to retry)."""
     deadline = time.monotonic() + DELIVER_SECONDS
     sent = 0
     retry = []
@@ -79,12 +110,11 @@ def deliver_notifications(self, delivery_ids: list[int] | None = None) -> int:
             elif status == "pending":
                 retry.append(delivery.pk)
         if delivery_ids is not None or len(batch) < BATCH or time.monotonic() > deadline:
-            break
-    if retry:
-        delay = notifications.next_retry_in(retry)
-        if delay is not None:
-            try:
-                deliver_notifications.apply_async(args=[retry], countdown=delay, retry=False)
-            except Exception:  # noqa: BLE001 - any broker error; beat's run picks them up
-                log.warning("could not schedule the retry of deliveries", exc_info=True)
-    return sent
+            return sent, retry
+
+
+def _follow_up() -> None:
+    try:
+        deliver_notifications.apply_async(retry=False)
+    except Exception:  # noqa: BLE001 - any broker error; beat's run picks them up
+        log.warning("could not queue the next run of deliveries", exc_info=True)

@@ -335,3 +335,33 @@ def test_the_bell_shows_the_unread_count_and_the_page_marks_read(tree, people, d
         client.post("/notifications/", {"ids": [other.pk]})
         assert Notification.objects.get(pk=other.pk).read_at is None
     assert Client().get("/notifications/").status_code == 302
+
+
+def test_a_backlog_is_sent_in_short_runs_one_at_a_time(tree, people, depts, monkeypatch):
+    """A run sends for a bounded time and queues the next one for the rest, so the relay on
+    the same worker waits for one short run at most; a second run meanwhile ends at once."""
+    from django.core.cache import cache
+
+    from dispatch import tasks
+
+    for _ in range(3):
+        dispatched(people, depts)
+    relay_batch()
+    assert Delivery.objects.filter(status="pending").count() == 12
+    queued = []
+    monkeypatch.setattr(tasks, "BATCH", 5)
+    monkeypatch.setattr(tasks, "DELIVER_SECONDS", 0)  # one batch per run
+    monkeypatch.setattr(tasks.deliver_notifications, "apply_async", lambda **kw: queued.append(kw))
+
+    cache.add(tasks.DELIVERING_KEY, 1, 60)  # another run is sending
+    assert deliver_notifications() == 0
+    assert queued == []
+    cache.delete(tasks.DELIVERING_KEY)
+
+    assert deliver_notifications() == 5
+    assert queued == [{"retry": False}]  # the rest is left to the next run
+    assert deliver_notifications() == 5
+    assert deliver_notifications() == 2
+    assert len(queued) == 2  # nothing due any more: no further run
+    assert len(mail.outbox) + len(sms.outbox) == 12
+    assert not Delivery.objects.exclude(status="sent").exists()
