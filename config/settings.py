@@ -198,6 +198,10 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 # trying for a while after the broker failed (grievances/outbox.py).
 OUTBOX_KICK_WINDOW = env_float("OUTBOX_KICK_WINDOW", 0.1)
 OUTBOX_BROKER_BACKOFF = env_float("OUTBOX_BROKER_BACKOFF", 15.0)
+# A report is written by one statement prepared once per PostgreSQL connection
+# (grievances/newcase.py); off behind a pooler that shares sessions (PgBouncer's
+# transaction mode).
+NEWCASE_PREPARED = env_bool("NEWCASE_PREPARED", True)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # How often beat runs the sweeps (seconds); tests with a real beat make it short.
 SWEEP_SECONDS = env_float("FENGQIAO_SWEEP_SECONDS", 60.0)

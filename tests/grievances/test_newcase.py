@@ -103,3 +103,20 @@ def test_a_region_with_cases_cannot_be_deleted(tree):
     with pytest.raises(ProtectedError):
         tree.town_a.delete()
     assert Grievance.objects.get().township_id == tree.town_a.pk
+
+
+def test_the_prepared_statement_survives_a_session_reset(tree, require_postgres, settings):
+    first = _submit(tree)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        assert "fq_newcase_2" in {row[0] for row in cursor.fetchall()}
+        # What a connection pool does between clients.
+        cursor.execute("DEALLOCATE ALL")
+    second = _submit(tree, complainants=[])
+    third = _submit(tree)
+    settings.NEWCASE_PREPARED = False
+    fourth = _submit(tree)
+    cases = Grievance.objects.filter(pk__in=[first.pk, second.pk, third.pk, fourth.pk])
+    assert cases.count() == 4
+    assert [c.complainants.count() for c in cases.order_by("pk")] == [2, 0, 2, 2]
+    assert CaseEvent.objects.filter(grievance__in=cases, action="submit").count() == 4
