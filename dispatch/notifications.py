@@ -523,6 +523,13 @@ def requeue_stuck() -> int:
     return failed + again
 
 
+def release(delivery_ids: list[int]) -> int:
+    """Claimed deliveries not sent after all: back to pending, the attempt not counted."""
+    return Delivery.objects.filter(pk__in=delivery_ids, status=Delivery.Status.SENDING).update(
+        status=Delivery.Status.PENDING, claimed_at=None, attempts=F("attempts") - 1
+    )
+
+
 def any_due() -> bool:
     """Whether a delivery is waiting to be sent now."""
     return Delivery.objects.filter(

@@ -828,17 +828,20 @@ class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class PublicCreateThrottle(WindowThrottle):
-    """Reports per client address (staff report through the authenticated case API)."""
+    """Reports per client address; signed-in clients (a session, an API token) are not
+    limited."""
 
     scope = "public_create"
+
+    def get_cache_key(self, request, view):
+        if request.user and request.user.is_authenticated:
+            return None
+        return super().get_cache_key(request, view)
 
 
 class PublicGrievanceCreateView(APIView):
     """A resident's report, no login needed; returns the tracking code."""
 
-    # Anonymous by design: the report is a resident's whoever sends it, so no session is
-    # read (staff report through /api/v1/grievances/).
-    authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [PublicCreateThrottle]
     parser_classes = [JSONParser, MultiPartParser, FormParser]

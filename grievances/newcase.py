@@ -19,6 +19,7 @@ here without changing this module. Other databases, and fields this statement ca
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from django.conf import settings
@@ -119,6 +120,22 @@ DUPLICATE_PREPARED = "42P05"
 UNKNOWN_PREPARED = "26000"
 
 
+_names: dict[tuple[str, int], tuple[str, str]] = {}
+
+
+def _prepared(conn, complainants: int, count: int) -> tuple[str, str]:
+    """The prepared statement's name and text. The name carries a digest of the text: a
+    session kept across a release (a pool) may hold the old release's statement under the
+    old name, never under the new one."""
+    key = (conn.alias, complainants)
+    if key not in _names:
+        numbered = iter(range(1, count + 1))
+        text = re.sub("%s", lambda _: f"${next(numbered)}", _sql(conn, complainants))
+        digest = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
+        _names[key] = (f"fq_newcase_{complainants}_{digest}", text)
+    return _names[key]
+
+
 def _statement(conn, complainants: int, params: list) -> tuple[str, list]:
     """The SQL and parameters to run: EXECUTE of the prepared statement when it applies (in
     autocommit, so that a statement a pooler dropped can be prepared again), else the text."""
@@ -133,15 +150,14 @@ def _statement(conn, complainants: int, params: list) -> tuple[str, list]:
     if known is None or known[0] is not raw:
         # A new connection: nothing is prepared in its session yet.
         known = conn.__dict__["_newcase_prepared"] = (raw, set())
-    name = f"fq_newcase_{complainants}"
+    name, text = _prepared(conn, complainants, len(params))
     if name not in known[1]:
-        numbered = iter(range(1, len(params) + 1))
-        text = re.sub("%s", lambda _: f"${next(numbered)}", _sql(conn, complainants))
         with conn.cursor() as cursor:
             try:
                 cursor.execute(f"PREPARE {name} AS {text}")
             except ProgrammingError as exc:
-                # Prepared already in this session (the connection came back from a pool).
+                # Prepared already in this session (the connection came back from a pool),
+                # with this very text: the name says so.
                 if getattr(exc.__cause__, "pgcode", None) != DUPLICATE_PREPARED:
                     raise
         known[1].add(name)

@@ -71,3 +71,14 @@ def test_the_public_report_is_refused_past_its_rate_with_a_retry_after(backend, 
     # Another address still reports.
     other = APIClient(REMOTE_ADDR="10.0.0.9")
     assert other.post("/api/v1/public/grievances/", body, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+def test_signed_in_clients_are_not_limited_on_the_public_report(backend, people, monkeypatch):
+    monkeypatch.setattr(PublicCreateThrottle, "rate", "1/minute", raising=False)
+    body = {"title": "路灯不亮", "description": "村口路灯坏了", "category": "hazard.utilities"}
+    client = APIClient()
+    client.force_login(people.centre_staff)
+    for _ in range(3):
+        r = client.post("/api/v1/public/grievances/", {**body, "lng": 91.2, "lat": 29.7})
+        assert r.status_code == 201, r.content
