@@ -261,6 +261,19 @@ def queue_index(level: str | None) -> models.Index:
     )
 
 
+def ancestor_column() -> models.ForeignKey:
+    """A per-level ancestor column of a case (see Grievance.province)."""
+    return models.ForeignKey(
+        Region,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+
+
 def not_null_indexes(prefix: str, fields: list[str]) -> list[models.Index]:
     """Indexes of nullable foreign keys over the rows that have one (lookups by a value and
     the deletion of the row referred to use them; rows without one cost no index entry)."""
@@ -304,60 +317,13 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
     # check locks the region's row for the transaction, and every report from a county
     # locked the same county, township and village rows (a third of the insert's cost).
     # `region` keeps its constraint; PROTECT still guards deletion through the ORM.
-    province = models.ForeignKey(
-        Region,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,  # gr_province_created leads with it
-        db_constraint=False,
-    )
-    city = models.ForeignKey(
-        Region,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,  # gr_city_created leads with it
-        db_constraint=False,
-    )
-    county = models.ForeignKey(
-        Region,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,  # gr_county_created leads with it
-        db_constraint=False,
-    )
-    township = models.ForeignKey(
-        Region,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,  # gr_township_created leads with it
-        db_constraint=False,
-    )
-    village = models.ForeignKey(
-        Region,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,  # gr_village_created leads with it
-        db_constraint=False,
-    )
-    grid = models.ForeignKey(
-        Region,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,  # gr_grid_created leads with it
-        db_constraint=False,
-    )
+    # Each is the leading column of its gr_<level>_created index: no index of its own.
+    province = ancestor_column()
+    city = ancestor_column()
+    county = ancestor_column()
+    township = ancestor_column()
+    village = ancestor_column()
+    grid = ancestor_column()
 
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
     reporter = models.ForeignKey(
