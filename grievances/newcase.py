@@ -29,8 +29,9 @@ from django.db import (
     ProgrammingError,
     connection,
     connections,
+    models,
 )
-from django.db.models import Model
+from django.db.models import DateField, Field, Model
 from django.db.models.fields import NOT_PROVIDED
 
 from grievances.models import CaseEvent, Complainant, Grievance
@@ -63,6 +64,60 @@ def available() -> bool:
     return _SUPPORTED[vendor]
 
 
+class _Blank:
+    """Unsaved instances of a model, built by position: Django's keyword path looks up every
+    field's default and runs every relation's descriptor, which cost more than writing the
+    case. What comes out is the instance `model(**values)` gives."""
+
+    def __init__(self, model: type[Model]) -> None:
+        self.model = model
+        fields = model._meta.concrete_fields
+        self.slots = {f.attname: i for i, f in enumerate(fields)}
+        self.relations = {f.name: f for f in fields if f.is_relation}
+        self.row = []
+        self.calls = []
+        for i, f in enumerate(fields):
+            if f.has_default() and callable(f.default):
+                self.calls.append((i, f.default))
+                self.row.append(None)
+            else:
+                self.row.append(f.get_default())
+
+    def __call__(self, values: dict) -> Model:
+        row = self.row.copy()
+        for i, default in self.calls:
+            row[i] = default()
+        related = []
+        for name, value in values.items():
+            slot = self.slots.get(name)
+            if slot is None:
+                field = self.relations[name]  # a related object, by the field's name
+                slot = self.slots[field.attname]
+                if value is not None:
+                    related.append((field, value))
+                    value = getattr(value, field.target_field.attname)
+            row[slot] = value
+        obj = self.model(*row)
+        for field, value in related:
+            field.set_cached_value(obj, value)
+        return obj
+
+
+_blanks: dict[type[Model], _Blank] = {}
+
+
+def new(model: type[Model], **values) -> Model:
+    """`model(**values)`, unsaved, built faster (fields by attname or relations by name)."""
+    blank = _blanks.get(model)
+    if blank is None:
+        blank = _blanks[model] = _Blank(model)
+    return blank(values)
+
+
+_NO_CONST = object()
+_IMMUTABLE = (str, int, bool, type(None))
+
+
 class _Table:
     """A model's INSERT: its columns, the placeholders of one row, the fields whose values
     fill them. `parent` is the column that takes the new case's id (the case has none)."""
@@ -74,12 +129,92 @@ class _Table:
         self.head = (
             f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
         )
-        self.row = "({})".format(
-            ", ".join("(SELECT id FROM g)" if f.column == parent else "%s" for f in fields)
-        )
+        columns = [f.column for f in fields]
+        self.parent_at = columns.index(parent) if parent else None
+        # Literal SQL of each constant default (psycopg2's quoting), made on first use.
+        self.literals: list[str | None] | None = None
 
-    def values(self, obj: Model, conn) -> list:
-        return [f.get_db_prep_save(f.pre_save(obj, True), conn) for f in self.fields]
+        # Per field: its attname when its pre_save only reads the attribute (else None), and
+        # its default when that is an immutable constant, with the value the database takes
+        # for it. Most of a new case's fields hold their default: those skip the field's
+        # preparation (which cost more than the statement's other Python).
+        # A value of the type the driver takes as it is (`as_is`) needs no preparation.
+        self.plans = []
+        for f in self.fields:
+            plain = type(f).pre_save is Field.pre_save or (
+                isinstance(f, DateField) and not (f.auto_now or f.auto_now_add)
+            )
+            const = _NO_CONST if f.has_default() and callable(f.default) else f.get_default()
+            if not (plain and type(const) in _IMMUTABLE):
+                const = _NO_CONST
+            prepped = f.get_db_prep_save(const, conn) if const is not _NO_CONST else None
+            self.plans.append((f, f.attname if plain else None, const, prepped, _as_is(f)))
+
+    def bind(self, obj: Model, conn) -> tuple[tuple[bool, ...], list]:
+        """The row's values, each field's `pre_save` then `get_db_prep_save` as the ORM's
+        insert compiler takes them: the row's shape (True where a field holds its constant
+        default, written into the statement) and the parameters of the other fields."""
+        attrs = obj.__dict__
+        shape = []
+        params = []
+        for f, attname, const, _prepped, as_is in self.plans:
+            if attname is None:
+                shape.append(False)
+                params.append(f.get_db_prep_save(f.pre_save(obj, True), conn))
+                continue
+            value = attrs[attname] if attname in attrs else getattr(obj, attname)
+            kind = type(value)
+            if value is const or (kind is type(const) and value == const):
+                shape.append(True)
+            elif kind is as_is:
+                shape.append(False)
+                params.append(value)
+            else:
+                shape.append(False)
+                params.append(f.get_db_prep_save(value, conn))
+        return tuple(shape), params
+
+    def row(self, conn, shape: tuple[bool, ...]) -> str:
+        """One row's VALUES: a literal where the shape says so, else a placeholder."""
+        if self.literals is None:
+            with conn.cursor() as cursor:
+                mogrify = cursor.cursor.mogrify
+                self.literals = [
+                    mogrify("%s", [prepped]).decode() if const is not _NO_CONST else None
+                    for _f, _a, const, prepped, _k in self.plans
+                ]
+        parts = [
+            literal if is_const else "%s"
+            for literal, is_const in zip(self.literals, shape, strict=True)
+        ]
+        if self.parent_at is not None:
+            parts.insert(self.parent_at, "(SELECT id FROM g)")
+        return f"({', '.join(parts)})"
+
+
+def _as_is(field: Field) -> type | None:
+    """The Python type whose values `field` hands to the database unchanged (Django's own
+    field classes prepare a str, int, float or bool of theirs as str(), int(), float() or
+    bool() of it), None for a field that prepares its values otherwise."""
+    target = field.target_field if field.is_relation else field
+    for cls, kind in _AS_IS.items():
+        if isinstance(target, cls) and all(
+            getattr(type(target), name) is getattr(cls, name) for name in _PREP_METHODS
+        ):
+            return kind
+    return None
+
+
+_PREP_METHODS = ("get_prep_value", "get_db_prep_value", "get_db_prep_save", "to_python")
+_AS_IS = {
+    models.CharField: str,
+    models.TextField: str,
+    models.IntegerField: int,  # and its Small, Big, Positive kinds
+    models.AutoField: int,
+    models.BigAutoField: int,
+    models.FloatField: float,
+    models.BooleanField: bool,
+}
 
 
 _tables: dict[str, tuple[_Table, _Table, _Table]] = {}
@@ -96,15 +231,20 @@ def _tables_for(conn) -> tuple[_Table, _Table, _Table]:
     return tables
 
 
-def _sql(conn, complainants: int) -> str:
+Shapes = tuple[tuple[bool, ...], tuple[tuple[bool, ...], ...], tuple[bool, ...]]
+
+
+def _sql(conn, shapes: Shapes) -> str:
+    """The statement for a case, its complainants and its event of these shapes."""
     cases, people, events = _tables_for(conn)
-    parts = [f"g AS ({cases.head} VALUES {cases.row} RETURNING id)"]
-    if complainants:
-        rows = ", ".join([people.row] * complainants)
+    case_shape, people_shapes, event_shape = shapes
+    parts = [f"g AS ({cases.head} VALUES {cases.row(conn, case_shape)} RETURNING id)"]
+    if people_shapes:
+        rows = ", ".join(people.row(conn, shape) for shape in people_shapes)
         parts.append(f"c AS ({people.head} VALUES {rows} RETURNING id)")
     else:
         parts.append("c AS (SELECT NULL::bigint AS id WHERE false)")
-    parts.append(f"e AS ({events.head} VALUES {events.row} RETURNING id)")
+    parts.append(f"e AS ({events.head} VALUES {events.row(conn, event_shape)} RETURNING id)")
     return (
         f"WITH {', '.join(parts)} "
         "SELECT (SELECT id FROM g), (SELECT id FROM e), ARRAY(SELECT id FROM c ORDER BY id)"
@@ -120,37 +260,47 @@ DUPLICATE_PREPARED = "42P05"
 UNKNOWN_PREPARED = "26000"
 
 
-_names: dict[tuple[str, int], tuple[str, str]] = {}
+# At most this many statements (shapes of reports) are prepared per process and connection;
+# reports of rarer shapes send the statement's text.
+PREPARED_SHAPES = 64
+
+_names: dict[tuple[str, Shapes], tuple[str, str]] = {}
 
 
-def _prepared(conn, complainants: int, count: int) -> tuple[str, str]:
-    """The prepared statement's name and text. The name carries a digest of the text: a
-    session kept across a release (a pool) may hold the old release's statement under the
-    old name, never under the new one."""
-    key = (conn.alias, complainants)
-    if key not in _names:
+def _prepared(conn, shapes: Shapes, count: int) -> tuple[str, str] | None:
+    """The prepared statement's name and text, None past PREPARED_SHAPES. The name carries
+    a digest of the text: a session kept across a release (a pool) may hold the old
+    release's statement under the old name, never under the new one."""
+    key = (conn.alias, shapes)
+    found = _names.get(key)
+    if found is None:
+        if len(_names) >= PREPARED_SHAPES:
+            return None
         numbered = iter(range(1, count + 1))
-        text = re.sub("%s", lambda _: f"${next(numbered)}", _sql(conn, complainants))
+        text = re.sub("%s", lambda _: f"${next(numbered)}", _sql(conn, shapes))
         digest = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
-        _names[key] = (f"fq_newcase_{complainants}_{digest}", text)
-    return _names[key]
+        found = _names[key] = (f"fq_newcase_{len(shapes[1])}_{digest}", text)
+    return found
 
 
-def _statement(conn, complainants: int, params: list) -> tuple[str, list]:
+def _statement(conn, shapes: Shapes, params: list) -> tuple[str, list]:
     """The SQL and parameters to run: EXECUTE of the prepared statement when it applies (in
     autocommit, so that a statement a pooler dropped can be prepared again), else the text."""
+    prepared = None
     if (
-        complainants > PREPARED_UP_TO
-        or not getattr(settings, "NEWCASE_PREPARED", True)
-        or conn.in_atomic_block
+        len(shapes[1]) <= PREPARED_UP_TO
+        and getattr(settings, "NEWCASE_PREPARED", True)
+        and not conn.in_atomic_block
     ):
-        return _sql(conn, complainants), params
+        prepared = _prepared(conn, shapes, len(params))
+    if prepared is None:
+        return _sql(conn, shapes), params
     raw = conn.connection
     known = conn.__dict__.get("_newcase_prepared")
     if known is None or known[0] is not raw:
         # A new connection: nothing is prepared in its session yet.
         known = conn.__dict__["_newcase_prepared"] = (raw, set())
-    name, text = _prepared(conn, complainants, len(params))
+    name, text = prepared
     if name not in known[1]:
         with conn.cursor() as cursor:
             try:
@@ -168,20 +318,26 @@ def insert(case: Grievance, complainants: list[Complainant], event: CaseEvent) -
     """Write the three kinds of rows in one statement and give each instance its id, as
     `save()` / `bulk_create()` would (the instances are then saved ones)."""
     conn = connections[DEFAULT_DB_ALIAS]
+    conn.ensure_connection()
     cases, people, events = _tables_for(conn)
-    params = cases.values(case, conn)
+    case_shape, params = cases.bind(case, conn)
+    people_shapes = []
     for person in complainants:
-        params += people.values(person, conn)
-    params += events.values(event, conn)
+        shape, values = people.bind(person, conn)
+        people_shapes.append(shape)
+        params += values
+    event_shape, values = events.bind(event, conn)
+    params += values
+    shapes = (case_shape, tuple(people_shapes), event_shape)
     with conn.cursor() as cursor:
         try:
-            cursor.execute(*_statement(conn, len(complainants), params))
+            cursor.execute(*_statement(conn, shapes, params))
         except OperationalError as exc:
             # The session lost its prepared statements (DISCARD ALL): prepare them again.
             if getattr(exc.__cause__, "pgcode", None) != UNKNOWN_PREPARED:
                 raise
             conn.__dict__.pop("_newcase_prepared", None)
-            cursor.execute(*_statement(conn, len(complainants), params))
+            cursor.execute(*_statement(conn, shapes, params))
         case_id, event_id, complainant_ids = cursor.fetchone()
 
     _saved(case, case_id, conn)

@@ -419,7 +419,8 @@ def new_event(
     actor_label: str | None = None,
 ) -> CaseEvent:
     """The CaseEvent of a move or act, not yet saved."""
-    return CaseEvent(
+    return newcase.new(
+        CaseEvent,
         grievance=case,
         action=action,
         actor=user if _authenticated(user) else None,
@@ -518,7 +519,8 @@ def grievance_submit(
         raise NotAllowed(_("You can only report cases in your own area."), field="region")
     if settled_note and not (_authenticated(user) and has_region_role(user, region, GRID_ROLES)):
         raise NotAllowed(_("Only grid staff can settle a case on the spot."), field="settled")
-    case = Grievance(
+    case = newcase.new(
+        Grievance,
         title=title.strip(),
         description=description.strip(),
         category=category,
@@ -540,7 +542,8 @@ def grievance_submit(
         case.set_region_path(located.id, located.path)
     case.priority = case.compute_priority()
     people = [
-        Complainant(
+        newcase.new(
+            Complainant,
             name=c.name,
             phone=c.phone,
             id_number=c.id_number,

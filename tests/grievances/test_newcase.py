@@ -7,9 +7,10 @@ import pytest
 from django.db import DataError, connection, transaction
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
+from django.utils.translation import gettext_lazy
 
 from grievances import newcase, services
-from grievances.models import CaseEvent, Category, Complainant, Grievance
+from grievances.models import CaseEvent, Category, Complainant, Grievance, Urgency
 from grievances.services import ComplainantData
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,22 +48,34 @@ def _rows(case: Grievance) -> tuple[dict, list[dict], list[dict]]:
     )
 
 
-def test_the_one_statement_write_matches_the_orm(tree, require_postgres, monkeypatch):
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        # Fields at their defaults are written into the statement, the others bound: other
+        # shapes of report take other statements, which must write the same rows.
+        {"address": "", "risk_group": False, "risk_petition": True, "urgency": "most_urgent"},
+        {"complainants": [ComplainantData(name="", phone="", id_number="")], "lng": 91.25},
+    ],
+    ids=["usual", "other-defaults", "blank-complainant"],
+)
+def test_the_one_statement_write_matches_the_orm(tree, require_postgres, monkeypatch, changes):
     with CaptureQueriesContext(connection) as fast_queries:
-        fast = _submit(tree)
+        fast = _submit(tree, **changes)
     # One statement writes the case, both complainants and the event.
     writes = [q for q in fast_queries.captured_queries if "INSERT" in q["sql"]]
     assert len(writes) == 1, [q["sql"][:80] for q in fast_queries.captured_queries]
     assert fast.pk and not fast._state.adding
 
     monkeypatch.setattr(newcase, "available", lambda: False)
-    slow = _submit(tree)
+    slow = _submit(tree, **changes)
 
     assert _rows(fast) == _rows(slow)
     case, people, events = _rows(fast)
     assert case["title"] == "楼道水管漏水" and case["grid"] == tree.grid_a1.pk
-    assert [p["name"] for p in people] == ["赵六", "钱七"]
-    assert [p["is_reporter"] for p in people] == [True, False]
+    if not changes:
+        assert [p["name"] for p in people] == ["赵六", "钱七"]
+        assert [p["is_reporter"] for p in people] == [True, False]
     assert [e["action"] for e in events] == ["submit"]
     # The instances returned are the saved rows, with their ids.
     reread = Grievance.objects.get(pk=fast.pk)
@@ -126,9 +139,58 @@ def test_the_prepared_statement_is_named_after_its_text(tree, require_postgres, 
     # A pooled session kept across a release holds the older release's statement: under
     # another name, since the text (its columns) differs, so it is never run for ours.
     monkeypatch.setattr(newcase, "_names", {})
-    ours = newcase._prepared(connection, 2, 72)[0]
+    _submit(tree)
+    [((_alias, shapes), (ours, _text))] = newcase._names.items()
     monkeypatch.setattr(newcase, "_names", {})
-    monkeypatch.setattr(newcase, "_sql", lambda conn, n: "SELECT %s")
-    older = newcase._prepared(connection, 2, 1)[0]
+    monkeypatch.setattr(newcase, "_sql", lambda conn, shapes: "SELECT %s")
+    older = newcase._prepared(connection, shapes, 1)[0]
     assert ours != older
     assert ours.startswith("fq_newcase_2_") and older.startswith("fq_newcase_2_")
+
+
+def test_past_the_prepared_shapes_the_text_is_sent(tree, require_postgres, monkeypatch):
+    monkeypatch.setattr(newcase, "_names", {})
+    monkeypatch.setattr(newcase, "PREPARED_SHAPES", 0)
+    with CaptureQueriesContext(connection) as queries:
+        case = _submit(tree)
+    assert not newcase._names
+    writes = [q["sql"] for q in queries.captured_queries if "INSERT" in q["sql"]]
+    assert len(writes) == 1 and writes[0].startswith("WITH g AS (INSERT")
+    assert Grievance.objects.get(pk=case.pk).complainants.count() == 2
+
+
+def test_bound_values_are_what_django_prepares(tree, require_postgres):
+    """The shortcuts (a value the driver takes as it is, a default written as a literal)
+    give what each field's own preparation gives."""
+    case = newcase.new(
+        Grievance,
+        title="标题",
+        description="",
+        category=Category.objects.get(code="hazard.utilities"),
+        urgency=Urgency.URGENT,  # an enum member: prepared, not taken as it is
+        lng=91.0,
+        lat=None,
+        risk_group=True,
+        priority=0,
+        address=gettext_lazy("address"),  # a lazy string: prepared
+    )
+    case.set_region(tree.grid_a1)
+    connection.ensure_connection()
+    table = newcase._tables_for(connection)[0]
+    shape, params = table.bind(case, connection)
+    table.row(connection, shape)  # makes the literals
+    bound = iter(params)
+    with connection.cursor() as cursor:
+        for (field, _attname, _const, _prepped, _kind), literal, is_const in zip(
+            table.plans, table.literals, shape, strict=True
+        ):
+            if field.attname == "updated_at":
+                next(bound)  # auto_now: the time of the call
+                continue
+            expected = field.get_db_prep_save(field.pre_save(case, True), connection)
+            if is_const:
+                assert literal == cursor.cursor.mogrify("%s", [expected]).decode(), field.name
+            else:
+                got = next(bound)
+                assert got == expected and type(got) is type(expected), field.name
+    assert shape[[p[0].name for p in table.plans].index("address")] is False
