@@ -14,10 +14,16 @@ caches (the file cache of a development machine, tests' local memory) take add()
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
 import time
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework.throttling import SimpleRateThrottle
 
 # INCR, and the expiry on the first attempt of a window, atomically: one command (EVALSHA).
@@ -26,7 +32,41 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
-_incr_script = None
+INCR_SHA = hashlib.sha1(INCR_WITH_EXPIRY.encode(), usedforsecurity=False).hexdigest()
+
+# One connection per thread and pool, held between requests: checking a connection out of
+# redis-py's pool and back, and its client and script wrappers, cost more CPU than the
+# command itself on the hot path of intake.
+_held = threading.local()
+
+
+def _run_script(pool, full_key: str, ttl: int) -> int:
+    conns = getattr(_held, "conns", None)
+    if conns is None or _held.pid != os.getpid():
+        # A new thread, or a forked child: never share a parent's socket.
+        conns = _held.conns = {}
+        _held.pid = os.getpid()
+    conn = conns.get(pool)
+    if conn is None:
+        conn = conns[pool] = pool.connection_class(**pool.connection_kwargs)
+    for attempt in (1, 2):
+        try:
+            try:
+                conn.send_command("EVALSHA", INCR_SHA, 1, full_key, ttl)
+                return int(conn.read_response())
+            except NoScriptError:
+                # A restarted or flushed server: EVAL loads the script again.
+                conn.send_command("EVAL", INCR_WITH_EXPIRY, 1, full_key, ttl)
+                return int(conn.read_response())
+        except (RedisConnectionError, RedisTimeoutError):
+            # A dropped connection (a restarted server, an idle timeout): once more, anew.
+            conn.disconnect()
+            if attempt == 2:
+                raise
+        except BaseException:
+            conn.disconnect()  # never leave an unread answer on the held connection
+            raise
+    raise AssertionError("unreachable")
 
 
 def count_attempt(name: str, seconds: int, now: float | None = None) -> tuple[int, float]:
@@ -44,10 +84,7 @@ def count_attempt(name: str, seconds: int, now: float | None = None) -> tuple[in
     full_key = backend.make_and_validate_key(key)
     client = _redis_client(backend, full_key)
     if client is not None:
-        global _incr_script
-        if _incr_script is None:
-            _incr_script = client.register_script(INCR_WITH_EXPIRY)
-        return int(_incr_script(keys=[full_key], args=[ttl], client=client)), left
+        return _run_script(client.connection_pool, full_key, ttl), left
     backend.add(key, 0, ttl)
     try:
         count = backend.incr(key)

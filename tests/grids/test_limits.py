@@ -82,3 +82,17 @@ def test_signed_in_clients_are_not_limited_on_the_public_report(backend, people,
     for _ in range(3):
         r = client.post("/api/v1/public/grievances/", {**body, "lng": 91.2, "lat": 29.7})
         assert r.status_code == 201, r.content
+
+
+def test_counting_survives_a_dropped_connection_and_a_flushed_script(require_redis, settings):
+    # The counting connection is held between requests: a server that closed it (a restart,
+    # an idle timeout) or forgot the script (SCRIPT FLUSH) costs a retry, never an error.
+    settings.CACHES = REDIS_CACHE
+    caches["default"].clear()
+    start = 2_000_000 * 60.0
+    assert limits.count_attempt("held", 60, now=start)[0] == 1
+    admin = caches["default"]._cache.get_client(write=True)
+    admin.script_flush()
+    assert limits.count_attempt("held", 60, now=start + 1)[0] == 2
+    assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
+    assert limits.count_attempt("held", 60, now=start + 2)[0] == 3
