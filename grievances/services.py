@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,6 +40,7 @@ from grievances.models import (
     Source,
     State,
     Urgency,
+    new_tracking_code,
 )
 
 log = logging.getLogger(__name__)
@@ -480,6 +482,34 @@ def owning_centre_id(level: str, region_id: int, parent_id: int | None) -> int:
     return region_id
 
 
+# A tracking code is one draw in 29⁸ (5 × 10¹¹): once there are a million cases, one report
+# in 500,000 draws a code already taken. The unique index refuses the second; the write is
+# tried again with a fresh draw (a savepoint when the caller holds a transaction).
+CODE_ATTEMPTS = 5
+
+
+def _code_clash(exc: IntegrityError) -> bool:
+    """Whether `exc` is the unique index of tracking codes refusing a new case's code."""
+    constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+    if constraint is not None:
+        return constraint == "gr_tracking_code_unique"
+    return "tracking_code" in str(exc)  # SQLite names the column, not the index
+
+
+def _write_with_fresh_code(case: Grievance, write: Callable[[], None]) -> None:
+    """`write()`, which inserts `case`; should its tracking code be taken, again with another."""
+    for attempt in range(1, CODE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                write()
+            return
+        except IntegrityError as exc:
+            if attempt == CODE_ATTEMPTS or not _code_clash(exc):
+                raise
+            log.warning("a new case drew a tracking code already taken; drawing another")
+            case.tracking_code = new_tracking_code()
+
+
 def grievance_submit(
     *,
     user,
@@ -561,13 +591,13 @@ def grievance_submit(
         # The hot path of intake: the three kinds of rows in one statement (its own
         # transaction unless the caller opened one), then what record() does after a write.
         event = new_event(case, user, "submit", public=True, data=submitted, actor_label=submitter)
-        newcase.insert(case, people, event)
+        _write_with_fresh_code(case, lambda: newcase.insert(case, people, event))
         case_event.send(sender=Grievance, grievance=case, event=event)
         transaction.on_commit(_enqueue_relay)
         return case
     # No savepoint when the caller already opened the transaction (the API adds photos).
     with transaction.atomic(savepoint=False):
-        case.save()
+        _write_with_fresh_code(case, case.save)
         for person in people:
             person.grievance = case
         Complainant.objects.bulk_create(people)

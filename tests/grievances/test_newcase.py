@@ -3,13 +3,15 @@ nothing, in one round trip."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pytest
 from django.db import DataError, connection, transaction
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 from django.utils.translation import gettext_lazy
 
-from grievances import newcase, services
+from grievances import models, newcase, services
 from grievances.models import CaseEvent, Category, Complainant, Grievance, Urgency
 from grievances.services import ComplainantData
 
@@ -99,6 +101,38 @@ def test_inside_a_transaction_it_rolls_back_with_it(tree, require_postgres):
         raise RuntimeError
     assert Grievance.objects.count() == 0
     assert CaseEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("write", ["one-statement", "orm", "in-a-transaction"])
+def test_a_tracking_code_taken_already_is_drawn_again(tree, monkeypatch, request, write):
+    # A draw that repeats a case's code: the unique index refuses the row, and the report is
+    # written again with the next draw (in autocommit, and by a savepoint inside the
+    # caller's transaction), all three kinds of rows once.
+    if write != "orm":
+        request.getfixturevalue("require_postgres")  # the one-statement write is PostgreSQL's
+    if write == "orm":
+        monkeypatch.setattr(newcase, "available", lambda: False)
+    draws = iter([3, 3, 4])
+    monkeypatch.setattr(models.secrets, "randbelow", lambda _n: next(draws))
+    first = _submit(tree)
+    with transaction.atomic() if write == "in-a-transaction" else nullcontext():
+        second = _submit(tree, complainants=[ComplainantData(name="孙八", phone="13700002222")])
+    assert first.tracking_code != second.tracking_code
+    assert Grievance.objects.get(pk=second.pk).tracking_code == second.tracking_code
+    assert [c.name for c in Complainant.objects.filter(grievance=second)] == ["孙八"]
+    assert Complainant.objects.count() == 3
+    assert [e.action for e in CaseEvent.objects.filter(grievance=second)] == ["submit"]
+
+
+def test_another_refusal_is_not_retried(tree, require_postgres, monkeypatch):
+    # Only a clash of codes draws again: any other refusal is the caller's, at once.
+    draws = []
+    real = models.secrets.randbelow
+    monkeypatch.setattr(models.secrets, "randbelow", lambda n: draws.append(n) or real(n))
+    with pytest.raises(DataError):
+        _submit(tree, complainants=[ComplainantData(name="名" * 101)])
+    assert len(draws) == 1
+    assert Grievance.objects.count() == 0
 
 
 def test_a_report_without_an_account_is_the_residents(tree):

@@ -11,6 +11,7 @@ import time_machine
 from rest_framework.test import APIClient
 
 from grids.models import Role
+from grievances import models
 from grievances.api import PublicCreateThrottle, TrackingThrottle
 from grievances.models import Complainant, Grievance, State
 from tests.factories import make_member
@@ -334,3 +335,23 @@ def test_urge_through_tracking_of_a_closed_case_is_409(tree, people):
     )
     assert r.status_code == 409
     assert Grievance.objects.get(pk=case.pk).urge_count == 0
+
+
+def test_a_tracking_code_drawn_twice_is_drawn_again(tree, monkeypatch):
+    def code_of(number: int) -> str:
+        monkeypatch.setattr(models.secrets, "randbelow", lambda _n: number)
+        return models.format_tracking_code(models.new_tracking_code())
+
+    seven, eight = code_of(7), code_of(8)
+    # The random source of the codes gives the first report's number again, then another:
+    # the second report is written with a fresh code instead of failing.
+    draws = iter([7, 7, 8])
+    monkeypatch.setattr(models.secrets, "randbelow", lambda _n: next(draws))
+    first, second = report(), report(complainants=[{"name": "钱七", "phone": "13800001111"}])
+    assert first.status_code == 201 and second.status_code == 201, second.content
+    assert (first.json()["tracking_code"], second.json()["tracking_code"]) == (seven, eight)
+    assert Grievance.objects.count() == 2
+    # The second resident follows their case with its code and their phone.
+    r = APIClient().get(track_url(eight), {"phone_last4": "1111"})
+    assert r.status_code == 200, r.json()
+    assert Complainant.objects.get(phone="13800001111").grievance.display_code == eight
