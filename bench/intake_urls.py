@@ -83,7 +83,7 @@ class BareReportInsert(APIView):
             CaseEvent, grievance=case, action="submit", to_state=case.state, public=True
         )
         # With the submit's retry of a tracking code drawn twice (the bench database grows).
-        services._write_with_fresh_code(case, lambda: newcase.insert(case, people, event))
+        services.write_with_fresh_code(case, lambda: newcase.insert(case, people, event))
         return Response({"id": case.pk}, status=201)
 
 

@@ -496,7 +496,7 @@ def _code_clash(exc: IntegrityError) -> bool:
     return "tracking_code" in str(exc)  # SQLite names the column, not the index
 
 
-def _write_with_fresh_code(case: Grievance, write: Callable[[], None]) -> None:
+def write_with_fresh_code(case: Grievance, write: Callable[[], None]) -> None:
     """`write()`, which inserts `case`; should its tracking code be taken, again with another."""
     for attempt in range(1, CODE_ATTEMPTS + 1):
         try:
@@ -591,13 +591,13 @@ def grievance_submit(
         # The hot path of intake: the three kinds of rows in one statement (its own
         # transaction unless the caller opened one), then what record() does after a write.
         event = new_event(case, user, "submit", public=True, data=submitted, actor_label=submitter)
-        _write_with_fresh_code(case, lambda: newcase.insert(case, people, event))
+        write_with_fresh_code(case, lambda: newcase.insert(case, people, event))
         case_event.send(sender=Grievance, grievance=case, event=event)
         transaction.on_commit(_enqueue_relay)
         return case
     # No savepoint when the caller already opened the transaction (the API adds photos).
     with transaction.atomic(savepoint=False):
-        _write_with_fresh_code(case, case.save)
+        write_with_fresh_code(case, case.save)
         for person in people:
             person.grievance = case
         Complainant.objects.bulk_create(people)

@@ -108,10 +108,10 @@ def test_a_tracking_code_taken_already_is_drawn_again(tree, monkeypatch, request
     # A draw that repeats a case's code: the unique index refuses the row, and the report is
     # written again with the next draw (in autocommit, and by a savepoint inside the
     # caller's transaction), all three kinds of rows once.
-    if write != "orm":
-        request.getfixturevalue("require_postgres")  # the one-statement write is PostgreSQL's
     if write == "orm":
         monkeypatch.setattr(newcase, "available", lambda: False)
+    else:
+        request.getfixturevalue("require_postgres")  # the one-statement write is PostgreSQL's
     draws = iter([3, 3, 4])
     monkeypatch.setattr(models.secrets, "randbelow", lambda _n: next(draws))
     first = _submit(tree)
