@@ -210,6 +210,9 @@ def django_env(db_url: str, **extra) -> dict:
         DJANGO_SECRET_KEY=SECRET,
         # Served as in production: DEBUG off (no query log), no static finders.
         DJANGO_PRODUCTION="true",
+        # Plain HTTP on the loopback: no redirect to HTTPS, cookies sent without TLS.
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_SECURE_COOKIES="false",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
         PYTHONPATH=str(ROOT),
         PYTHONUNBUFFERED="1",

@@ -186,6 +186,9 @@ def main() -> None:
         DJANGO_SECRET_KEY="bench-only-secret-key-not-for-production-use-0123456789",
         # Served as in production: DEBUG off (no query log), no static finders.
         DJANGO_PRODUCTION="true",
+        # Plain HTTP on the loopback: no redirect to HTTPS, cookies sent without TLS.
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_SECURE_COOKIES="false",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         # Connections held through the whole run (the default closes them after 60 s), so
         # that every backend's CPU is counted and no endpoint pays for reconnecting.
