@@ -147,11 +147,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and broker -------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
+    # Fails soft (grids/cache.py): while Redis is stopped or hung, each process serves the
+    # cache, the rate limits and the throttles from its own memory.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "grids.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "fengqiao"),
+            "OPTIONS": {
+                "socket_connect_timeout": env_float("CACHE_TIMEOUT_SECONDS", 0.2),
+                "socket_timeout": env_float("CACHE_TIMEOUT_SECONDS", 0.2),
+                "retry": env_float("CACHE_RETRY_SECONDS", 5.0),
+            },
         }
     }
 else:
@@ -200,6 +207,8 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 # trying for a while after the broker failed (grievances/outbox.py).
 OUTBOX_KICK_WINDOW = env_float("OUTBOX_KICK_WINDOW", 0.1)
 OUTBOX_BROKER_BACKOFF = env_float("OUTBOX_BROKER_BACKOFF", 15.0)
+# How long a request waits for a broker that does not answer before the outbox backs off.
+OUTBOX_PUBLISH_TIMEOUT = env_float("OUTBOX_PUBLISH_TIMEOUT", 0.5)
 # A report is written by one statement prepared once per PostgreSQL connection
 # (grievances/newcase.py); off behind a pooler that shares sessions (PgBouncer's
 # transaction mode).

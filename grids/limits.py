@@ -10,6 +10,9 @@ On Redis an attempt is one round trip (a script: INCR, and EXPIRE on a window's 
 attempt): on the public report, the hot path of intake, the sliding history DRF keeps (a GET
 and a SET of a list) cost two round trips and more Python than the write of the case. Other
 caches (the file cache of a development machine, tests' local memory) take add() and incr().
+
+While Redis is away (grids/cache.py), an attempt is counted in this process's memory
+instead: the limit holds per process and fails open, and the request goes on.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework.throttling import SimpleRateThrottle
+
+from grids.cache import UNAVAILABLE, FailSoftRedisCache
 
 # INCR, and the expiry on the first attempt of a window, atomically: one command (EVALSHA).
 INCR_WITH_EXPIRY = """
@@ -81,10 +86,18 @@ def count_attempt(name: str, seconds: int, now: float | None = None) -> tuple[in
     left = (window + 1) * seconds - now
     ttl = seconds + 5
     backend = caches["default"]
-    full_key = backend.make_and_validate_key(key)
-    client = _redis_client(backend, full_key)
-    if client is not None:
-        return _run_script(client.connection_pool, full_key, ttl), left
+    if isinstance(backend, RedisCache):
+        fail_soft = isinstance(backend, FailSoftRedisCache)
+        if not fail_soft or backend.available():
+            full_key = backend.make_and_validate_key(key)
+            pool = backend._cache.get_client(full_key, write=True).connection_pool
+            try:
+                return _run_script(pool, full_key, ttl), left
+            except UNAVAILABLE as exc:
+                if not fail_soft:
+                    raise
+                backend.mark_down(exc)
+        backend = backend.fallback
     backend.add(key, 0, ttl)
     try:
         count = backend.incr(key)
@@ -92,13 +105,6 @@ def count_attempt(name: str, seconds: int, now: float | None = None) -> tuple[in
         backend.set(key, 1, ttl)
         count = 1
     return count, left
-
-
-def _redis_client(backend, full_key: str):
-    """The redis-py client of Django's Redis cache for this key, None on other caches."""
-    if not isinstance(backend, RedisCache):
-        return None
-    return backend._cache.get_client(full_key, write=True)
 
 
 def over_limit(name: str, limit: int, seconds: int) -> bool:

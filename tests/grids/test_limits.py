@@ -13,7 +13,7 @@ from grievances.api import PublicCreateThrottle
 
 REDIS_CACHE = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "grids.cache.FailSoftRedisCache",
         "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "KEY_PREFIX": "fengqiao-test-limits",
     }

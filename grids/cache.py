@@ -1,0 +1,149 @@
+"""The shared cache, failing soft: Redis when it answers, this process's memory when not.
+
+Redis carries the cache, the rate limits and DRF's throttles. When it is stopped or hangs,
+none of them may take a report, a tracking page, a login or a staff page down with it: a
+cache is an optimisation and a limit is a brake, and both can be held per process for a
+while. So every operation of `FailSoftRedisCache` that meets a connection error or a timeout
+is served by a local-memory cache of the process instead (a limit then counts per process:
+it fails open, not shut), and Redis is left alone for `retry` seconds before the next try,
+so that a hung server costs one short timeout per process and window, not one per request.
+The outage is logged once a minute per process, not once per request.
+
+Timeouts are short on purpose (OPTIONS `socket_connect_timeout` and `socket_timeout`, 0.2 s
+by default): a cache that answers in more than that is worth less than no cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
+
+# What counts as "Redis is away": refused, reset, timed out, still loading its data set.
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+DEFAULT_SOCKET_TIMEOUT = 0.2
+DEFAULT_RETRY_SECONDS = 5.0
+
+
+class Throttled:
+    """Say something at most once per `seconds` (per process), whatever the callers' rate."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._next = 0.0
+        self.suppressed = 0
+
+    def __call__(self, logger: logging.Logger, message: str, *args) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next:
+                self.suppressed += 1
+                return False
+            self._next = now + self.seconds
+            suppressed, self.suppressed = self.suppressed, 0
+        if suppressed:
+            message += " (%d more since the last warning)"
+            args = (*args, suppressed)
+        logger.warning(message, *args)
+        return True
+
+    def reset(self) -> None:
+        with self._lock:
+            self._next = 0.0
+            self.suppressed = 0
+
+
+class FailSoftRedisCache(RedisCache):
+    """Django's Redis cache that falls back to this process's memory while Redis is away.
+
+    Extra OPTIONS (besides redis-py's): `retry` (seconds to leave Redis alone after a
+    failure, 5 by default) and `fallback_max_entries` (10,000).
+    """
+
+    def __init__(self, server, params):
+        params = dict(params)
+        options = dict(params.get("OPTIONS") or {})
+        self.retry = float(options.pop("retry", DEFAULT_RETRY_SECONDS))
+        max_entries = int(options.pop("fallback_max_entries", 10_000))
+        options.setdefault("socket_connect_timeout", DEFAULT_SOCKET_TIMEOUT)
+        options.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
+        params["OPTIONS"] = options
+        super().__init__(server, params)
+        self.fallback = LocMemCache(
+            f"failsoft-{id(self)}",
+            {
+                "TIMEOUT": params.get("TIMEOUT", 300),
+                "KEY_PREFIX": params.get("KEY_PREFIX", ""),
+                "VERSION": params.get("VERSION", 1),
+                "OPTIONS": {"MAX_ENTRIES": max_entries},
+            },
+        )
+        self._down_until = 0.0
+        self.warn = Throttled(60.0)
+
+    # --- the state of the server, as this process sees it ---------------------------------
+
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def mark_down(self, exc: BaseException) -> None:
+        """Leave Redis alone for a while; say so once a minute."""
+        self._down_until = time.monotonic() + self.retry
+        self.warn(
+            log,
+            "cache unavailable (%s: %s): serving from this process's memory",
+            type(exc).__name__,
+            exc,
+        )
+
+    def _call(self, name: str, *args, **kwargs):
+        if self.available():
+            try:
+                return getattr(super(), name)(*args, **kwargs)
+            except UNAVAILABLE as exc:
+                self.mark_down(exc)
+        return getattr(self.fallback, name)(*args, **kwargs)
+
+    # --- every operation of BaseCache that RedisCache implements ---------------------------
+
+    def add(self, *args, **kwargs):
+        return self._call("add", *args, **kwargs)
+
+    def get(self, *args, **kwargs):
+        return self._call("get", *args, **kwargs)
+
+    def set(self, *args, **kwargs):
+        return self._call("set", *args, **kwargs)
+
+    def touch(self, *args, **kwargs):
+        return self._call("touch", *args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        return self._call("delete", *args, **kwargs)
+
+    def get_many(self, *args, **kwargs):
+        return self._call("get_many", *args, **kwargs)
+
+    def has_key(self, *args, **kwargs):
+        return self._call("has_key", *args, **kwargs)
+
+    def incr(self, *args, **kwargs):
+        return self._call("incr", *args, **kwargs)
+
+    def set_many(self, *args, **kwargs):
+        return self._call("set_many", *args, **kwargs)
+
+    def delete_many(self, *args, **kwargs):
+        return self._call("delete_many", *args, **kwargs)
+
+    def clear(self):
+        return self._call("clear")
