@@ -394,9 +394,19 @@ LOCATE_INDEX_CHECK_SECONDS = env_float("LOCATE_INDEX_CHECK_SECONDS", 2.0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # 4xx responses and 503s are one line each (config/logs.py).
+    "filters": {"one_line_client_errors": {"()": "config.logs.OneLineClientErrors"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["one_line_client_errors"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Django's own handlers for these would print the traceback around our filter.
+        "django.request": {"handlers": ["console"], "propagate": False},
+        "django.security": {"handlers": ["console"], "propagate": False},
+        "django.server": {"handlers": ["console"], "propagate": False},
+    },
 }
 
 if TESTING:

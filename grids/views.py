@@ -7,20 +7,27 @@ placeholders in templates/home/.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib.auth import views as auth_views
+from django.db import InterfaceError, OperationalError
 from django.db.models import Q
-from django.http import HttpResponseServerError
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.templatetags.static import static
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import requires_csrf_token
 
 from grids import scoping
+from grids.cache import Throttled
 from grids.models import Region, Role
+
+log = logging.getLogger(__name__)
 
 GRID_ROLES = frozenset({Role.GRID_WORKER, Role.GRID_POLICE, Role.GRID_LEADER})
 
@@ -176,22 +183,55 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return super().form_valid(form)
 
 
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
 def permission_denied(request, exception=None):
+    if _is_api(request):
+        return JsonResponse({"detail": _("You do not have permission to do this.")}, status=403)
     return render(request, "403.html", status=403)
 
 
 def page_not_found(request, exception=None):
+    if _is_api(request):
+        return JsonResponse({"detail": _("Not found.")}, status=404)
     return render(request, "404.html", {"request_path": request.path}, status=404)
+
+
+# The database is away (restarting, failing over, out of connections): the request could
+# not be served, and a retry in a little while will be. That is a 503, not a 500.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 30
+_outage_warning = Throttled(60.0)
 
 
 @requires_csrf_token
 def server_error(request):
-    """The 500 page renders from a plain context: no context processors, no database."""
-    try:
-        css_url = static("css/app.css")
-    except ValueError:  # a manifest storage without the entry: plain page rather than none
-        css_url = ""
-    template = loader.get_template("500.html")
-    return HttpResponseServerError(
-        template.render({"LANGUAGE_CODE": get_language() or "zh-hans", "css_url": css_url})
-    )
+    """The 500 page, or a 503 with Retry-After when the database was unreachable; JSON for
+    the API. Rendered from a plain context: no context processors, no database."""
+    exc = sys.exc_info()[1]
+    unavailable = isinstance(exc, DATABASE_UNAVAILABLE)
+    status = 503 if unavailable else 500
+    if unavailable:
+        _outage_warning(log, "database unavailable (%s): answering 503", str(exc).strip())
+    if _is_api(request):
+        detail = (
+            _("The service is briefly unavailable. Nothing was saved: try again in a minute.")
+            if unavailable
+            else _("Something went wrong on our side. The error has been recorded.")
+        )
+        response = JsonResponse({"detail": detail}, status=status)
+    else:
+        try:
+            css_url = static("css/app.css")
+        except ValueError:  # a manifest storage without the entry: plain page rather than none
+            css_url = ""
+        template = loader.get_template("503.html" if unavailable else "500.html")
+        response = HttpResponse(
+            template.render({"LANGUAGE_CODE": get_language() or "zh-hans", "css_url": css_url}),
+            status=status,
+        )
+    if unavailable:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
