@@ -14,6 +14,7 @@ Content-Security-Policy (`csp_watch`): one fails the test.
 from __future__ import annotations
 
 import os
+import time
 
 # The sync API runs an event loop in this thread; the ORM calls around it are fine.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -85,6 +86,23 @@ def browser_page(browser_context, live_server):
     page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
     yield page
     page.close()
+
+
+def wait_until(page, expression: str, timeout: float = 15.0):
+    """Wait until the JavaScript `expression` is truthy in the page, and return its value.
+
+    Playwright's own `wait_for_function` evaluates its expression with the page's `eval`,
+    which the Content-Security-Policy refuses; `evaluate` goes through the browser's
+    debugging protocol, which the policy does not govern.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(100)
 
 
 # --- The Content-Security-Policy, watched on every page -------------------------------------
