@@ -140,8 +140,10 @@ class CspWatch:
         page.on("console", self._on_console)
 
     def _on_violation(self, source, event) -> None:
+        where = f" in {event['source']}" if event.get("source") else ""
+        sample = f": {event['sample']!r}" if event.get("sample") else ""
         self.violations.append(
-            "{page}: {directive} refused {blocked!r} at {source} {sample!r}".format(**event)
+            f"{event['page']}: {event['directive']} refused {event['blocked']!r}{where}{sample}"
         )
 
     def _on_console(self, message) -> None:

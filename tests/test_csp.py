@@ -36,35 +36,45 @@ def _policy(response) -> dict[str, list[str]]:
     return policy
 
 
-class _Scripts(HTMLParser):
-    """The <script> elements that a browser would run as code, with their nonce."""
+class _Inline(HTMLParser):
+    """The inline <script> elements a browser would run and the <style> elements, with
+    their nonces."""
 
     def __init__(self):
         super().__init__()
-        self.inline: list[tuple[str | None, str]] = []
-        self._open: dict | None = None
+        self.scripts: list[tuple[str | None, str]] = []
+        self.styles: list[tuple[str | None, str]] = []
+        self._open: tuple[list, str | None] | None = None
+        self._text = ""
 
     def handle_starttag(self, tag, attrs):
-        if tag != "script":
-            return
         attrs = dict(attrs)
-        kind = (attrs.get("type") or "text/javascript").lower()
-        runs = kind in ("text/javascript", "application/javascript", "module")
-        if runs and not attrs.get("src"):
-            self._open = {"nonce": attrs.get("nonce"), "text": ""}
+        if tag == "script":
+            kind = (attrs.get("type") or "text/javascript").lower()
+            runs = kind in ("text/javascript", "application/javascript", "module")
+            if runs and not attrs.get("src"):
+                self._open, self._text = (self.scripts, attrs.get("nonce")), ""
+        elif tag == "style":
+            self._open, self._text = (self.styles, attrs.get("nonce")), ""
 
     def handle_data(self, data):
         if self._open is not None:
-            self._open["text"] += data
+            self._text += data
 
     def handle_endtag(self, tag):
-        if tag == "script" and self._open is not None:
-            self.inline.append((self._open["nonce"], self._open["text"]))
+        if tag in ("script", "style") and self._open is not None:
+            found, nonce = self._open
+            found.append((nonce, self._text))
             self._open = None
 
 
+def _nonces(values: list[str]) -> set[str]:
+    return {v[len("'nonce-") : -1] for v in values if v.startswith("'nonce-")}
+
+
 def _check_page(response) -> list[str]:
-    """The page's policy holds its directives, and each inline script its nonce."""
+    """The page's policy holds its directives, and each inline script and style its nonce;
+    the inline scripts' text."""
     assert response.status_code == 200, response.status_code
     policy = _policy(response)
     script_src = policy["script-src"]
@@ -81,13 +91,13 @@ def _check_page(response) -> list[str]:
     assert "'unsafe-inline'" not in policy["style-src-elem"]
     assert {"'self'", "data:", "blob:"} <= set(policy["img-src"])
 
-    parser = _Scripts()
+    parser = _Inline()
     parser.feed(response.content.decode())
-    nonces = {v[len("'nonce-") : -1] for v in script_src if v.startswith("'nonce-")}
-    for nonce, text in parser.inline:
-        assert nonce, f"an inline script without a nonce: {text[:200]!r}"
-        assert nonce in nonces, f"nonce {nonce!r} is not the header's {script_src}"
-    return [text for _, text in parser.inline]
+    for found, directive in ((parser.scripts, "script-src"), (parser.styles, "style-src-elem")):
+        for nonce, text in found:
+            assert nonce, f"an inline {directive} element without a nonce: {text[:200]!r}"
+            assert nonce in _nonces(policy[directive]), f"{nonce!r} is not in {directive}"
+    return [text for _, text in parser.scripts]
 
 
 @pytest.fixture
@@ -137,6 +147,17 @@ def test_the_boundary_map_in_the_admin_runs_with_the_nonce(admin_client, tree):
     # The map widget's own scripts are the ones that need it.
     assert any("_map_callback" in text for text in scripts)
     assert any("L.Map.djangoMap" in text for text in scripts)
+
+
+def test_the_periodic_task_form_runs_its_script_with_the_nonce(admin_client):
+    scripts = _check_page(admin_client.get("/admin/django_celery_beat/periodictask/add/"))
+    assert any("readableCrontabs" in text for text in scripts)
+
+
+def test_the_browsable_api_styles_with_the_nonce(client, tree):
+    page = client.get("/api/v1/regions/", HTTP_ACCEPT="text/html")
+    _check_page(page)
+    assert "<style nonce=" in page.content.decode()
 
 
 def test_the_api_docs_need_no_inline_script(client):

@@ -61,3 +61,20 @@ def test_swagger_ui_runs_from_its_own_files(db, live_server, browser_page):
     assert "fengqiao API" in page.locator(".swagger-ui .info .title").inner_text()
     assert page.locator(".swagger-ui .opblock").count() > 10
     assert page.foreign_requests == []
+
+
+def test_the_public_pages_keep_the_policy_with_debug_on(db, live_server, browser_page, settings):
+    # Run locally, the site has DEBUG on: the policy is the same, and Django's own page for
+    # a missing one (whose inline script and styles the policy would refuse) goes without it.
+    settings.DEBUG = True
+    settings.MAP_TILE_URL = "/no-tiles-here/{z}/{x}/{y}.png"
+    page = browser_page
+    for path in ("/", "/report/", "/track/", "/api/docs/"):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, path
+        assert "script-src 'self'" in response.headers["content-security-policy"], path
+    page.wait_for_selector(".swagger-ui .info .title")
+    response = page.goto(f"{live_server.url}/no-such-page/")
+    assert response.status == 404
+    assert "content-security-policy" not in response.headers
+    assert page.foreign_requests == []
