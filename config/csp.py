@@ -47,3 +47,17 @@ def tile_source(template: str) -> str | None:
         raise ImproperlyConfigured(f"MAP_TILE_URL={template!r}: the port cannot be templated")
     source = host + (f":{port}" if port else "")
     return f"{parts.scheme}://{source}" if parts.scheme else source
+
+
+def extra_sources(name: str, values: list[str]) -> list[str]:
+    """Sources an operator adds by environment variable, e.g. `https://tiles.example.org`.
+
+    A `;` would end the directive and start another, a quote would add a keyword such as
+    'unsafe-inline': neither can come in through a host list.
+    """
+    for value in values:
+        if any(ch in value for ch in " \t;,'\""):
+            raise ImproperlyConfigured(
+                f"{name}: {value!r} is not a host such as https://tiles.example.org"
+            )
+    return values

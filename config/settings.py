@@ -380,12 +380,16 @@ LEAFLET_CONFIG = {
 # (comma-separated, e.g. a second tile layer).
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE  # noqa: E402
 
-from config.csp import tile_source  # noqa: E402
+from config.csp import extra_sources, tile_source  # noqa: E402
 
 _csp_img_src = [SELF, "data:", "blob:"]
 if tile_source(MAP_TILE_URL):
     _csp_img_src.append(tile_source(MAP_TILE_URL))
-_csp_img_src += [s for s in env_list("CSP_EXTRA_IMG_SRC", []) if s not in _csp_img_src]
+_csp_img_src += [
+    s
+    for s in extra_sources("CSP_EXTRA_IMG_SRC", env_list("CSP_EXTRA_IMG_SRC", []))
+    if s not in _csp_img_src
+]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

@@ -8,7 +8,10 @@ breaks the policy; these tests check what the server sends.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
-from config.csp import tile_source
+from config.csp import extra_sources, tile_source
 from grids.models import User
 from grievances.models import State
 from tests.grievances.conftest import PHONE, advance, new_case
@@ -213,3 +216,35 @@ def test_a_tile_url_that_cannot_be_admitted_is_refused(template):
 def test_the_default_tiles_are_admitted(client):
     policy = _policy(client.get("/"))
     assert "https://tile.openstreetmap.org" in policy["img-src"]
+
+
+def test_an_operator_adds_image_hosts_but_no_keyword_or_directive():
+    hosts = ["https://tiles.example.org", "https://*.cdn.example.org:8443"]
+    assert extra_sources("CSP_EXTRA_IMG_SRC", hosts) == hosts
+    for bad in ["'unsafe-inline'", "https://x.org; script-src *", "https://x.org https://y.org"]:
+        with pytest.raises(ImproperlyConfigured):
+            extra_sources("CSP_EXTRA_IMG_SRC", [bad])
+
+
+def test_the_extra_image_hosts_reach_the_header():
+    # The settings read the environment once, at start-up: a process of its own.
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src'])"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "CSP_EXTRA_IMG_SRC": "https://a.example.org, https://b.example.org",
+        "MAP_TILE_URL": "https://t{s}.tianditu.gov.cn/vec_w/wmts?tk=KEY",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for source in ("https://*.tianditu.gov.cn", "https://a.example.org", "https://b.example.org"):
+        assert f"'{source}'" in out
