@@ -416,7 +416,7 @@ MIDDLEWARE.insert(
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("csp.context_processors.nonce")
 # Swagger UI would show a badge from validator.swagger.io (an image from another site) on
 # any host but localhost.
-SPECTACULAR_SETTINGS["SWAGGER_UI_SETTINGS"] = {"deepLinking": True, "validatorUrl": None}
+SPECTACULAR_SETTINGS.setdefault("SWAGGER_UI_SETTINGS", {"deepLinking": True})["validatorUrl"] = None
 
 # --- Working time ------------------------------------------------------------------------
 # Working hours of a working day (Beijing time); deadlines count working time.
