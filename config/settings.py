@@ -382,6 +382,54 @@ LEAFLET_CONFIG = {
     "RESET_VIEW": False,
 }
 
+# --- Content Security Policy -----------------------------------------------------------------
+# django-csp sends the header on every response, in DEBUG as in production (Django's own
+# debug pages for 404 and 500 go without it). Scripts come from this site only, and an inline
+# <script> runs only with the request's nonce (`request.csp_nonce`, `{{ CSP_NONCE }}` in
+# templates): an injected script or event handler does not run. Inline style attributes stay
+# allowed (ECharts' tooltips and Leaflet's markers write them); <style> blocks do not.
+# The map tiles' host follows MAP_TILE_URL; CSP_EXTRA_IMG_SRC adds more image sources
+# (comma-separated, e.g. a second tile layer).
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE  # noqa: E402
+
+from config.csp import extra_sources, tile_source  # noqa: E402
+
+_csp_img_src = [SELF, "data:", "blob:"]
+if tile_source(MAP_TILE_URL):
+    _csp_img_src.append(tile_source(MAP_TILE_URL))
+_csp_img_src += [
+    s
+    for s in extra_sources("CSP_EXTRA_IMG_SRC", env_list("CSP_EXTRA_IMG_SRC", []))
+    if s not in _csp_img_src
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-elem": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": _csp_img_src,
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "worker-src": [SELF],
+        "manifest-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# Right after SecurityMiddleware, so that it also sees the responses of every other one.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("csp.context_processors.nonce")
+# Swagger UI would show a badge from validator.swagger.io (an image from another site) on
+# any host but localhost.
+SPECTACULAR_SETTINGS.setdefault("SWAGGER_UI_SETTINGS", {"deepLinking": True})["validatorUrl"] = None
+
 # --- Working time ------------------------------------------------------------------------
 # Working hours of a working day (Beijing time); deadlines count working time.
 WORKING_HOURS = [("08:30", "12:00"), ("14:30", "18:00")]

@@ -123,6 +123,14 @@ class RegionBoundaryAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).defer("geometry")
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None and isinstance(field.widget, BoundaryWidget):
+            # The widget's inline scripts run only with the request's CSP nonce; each request
+            # builds its own form class, so the widget instance is this request's alone.
+            field.widget.csp_nonce = getattr(request, "csp_nonce", None)
+        return field
+
     @admin.display(description=_("level"), ordering="region__level")
     def region_level(self, obj):
         return obj.region.get_level_display()

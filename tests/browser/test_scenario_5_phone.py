@@ -24,7 +24,7 @@ from PIL import Image
 
 from grievances import sms
 from grievances.models import Grievance, Rating, State
-from tests.browser_support import PHONE
+from tests.browser_support import PHONE, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -130,8 +130,9 @@ def test_scenario_5_leaking_pipe_reported_tracked_and_rated_on_a_phone(
 
             # The phone's GPS point on the map, located to its grid at once.
             page.click("[data-locate-me]")
-            page.wait_for_function(
-                "document.querySelector('[data-located]').textContent.includes('江塘村第一网格')"
+            wait_until(
+                page,
+                "document.querySelector('[data-located]').textContent.includes('江塘村第一网格')",
             )
             assert page.input_value("#id_lng") == "91.2"
             assert page.input_value("#id_lat") == "29.7"
@@ -140,8 +141,8 @@ def test_scenario_5_leaking_pipe_reported_tracked_and_rated_on_a_phone(
 
             # A photo from the camera, made smaller before it leaves the phone.
             page.set_input_files("#id_photos", big_photo)
-            page.wait_for_function(
-                "document.querySelector('[data-photo-status]').textContent.includes('→')"
+            wait_until(
+                page, "document.querySelector('[data-photo-status]').textContent.includes('→')"
             )
             sent_size = page.evaluate("document.getElementById('id_photos').files[0].size")
             assert sent_size < 1_000_000
@@ -149,7 +150,7 @@ def test_scenario_5_leaking_pipe_reported_tracked_and_rated_on_a_phone(
             page.fill("#id_name", "央金")
             page.fill("#id_phone", RESIDENT_PHONE)
             # The typed text is kept on the phone in case the connection drops.
-            page.wait_for_function("Object.keys(localStorage).length === 1")
+            wait_until(page, "Object.keys(localStorage).length === 1")
             draft = page.evaluate("JSON.parse(localStorage.getItem(Object.keys(localStorage)[0]))")
             assert draft["fields"]["title"] == "楼道水管漏水"
             assert fits_the_phone(page)

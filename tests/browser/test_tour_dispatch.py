@@ -54,6 +54,7 @@ from tests.browser.tour import (
     success,
     timeline,
 )
+from tests.browser_support import wait_until
 from tests.factories import UserFactory, make_member, region_with_box
 from tests.integration.conftest import wait_for
 
@@ -265,8 +266,8 @@ def scenario_1_retaining_wall(tour: Tour, places: dict, tmp_path) -> None:
         description="黑达村通村公路旁挡墙出现裂缝，随时可能垮塌，威胁过往车辆",
         address="黑达村通村公路",
     )
-    gerong.wait_for_function(
-        "document.querySelector('[data-located]').textContent.includes('黑达村网格')"
+    wait_until(
+        gerong, "document.querySelector('[data-located]').textContent.includes('黑达村网格')"
     )
     assert gerong.locator(".leaflet-marker-icon").count() == 1
     gerong.fill("#id_address", "黑达村通村公路")
@@ -422,8 +423,9 @@ def scenario_2_unpaid_wages(tour: Tour, places: dict) -> None:
         description="村民曹某反映某建筑公司拖欠其务工工资77000元，多次讨要未果",
         address="察汗乌苏村",
     )
-    bateer.wait_for_function(
-        "document.querySelector('[data-located]').textContent.includes('察汗乌苏村第一网格')"
+    wait_until(
+        bateer,
+        "document.querySelector('[data-located]').textContent.includes('察汗乌苏村第一网格')",
     )
     bateer.fill("#id_people-0-name", "曹某")
     bateer.fill("#id_people-0-phone", CAO_PHONE)
@@ -592,9 +594,7 @@ def scenario_6_thirteen_workers(tour: Tour, places: dict) -> None:
         "#id_description", "13名务工人员反映在县内道路工程务工，承包方、分包方拖欠工资约20万元"
     )
     desk.click("[data-locate-me]")
-    desk.wait_for_function(
-        "document.querySelector('[data-located]').textContent.includes('和静县')"
-    )
+    wait_until(desk, "document.querySelector('[data-located]').textContent.includes('和静县')")
     desk.fill("#id_address", "和静县矛盾纠纷调解中心接待窗口")
     desk.check("#id_risk_group")
     assert desk.input_value("#id_source") == "walk_in"

@@ -691,8 +691,9 @@ def test_dashboard_and_rankings_in_a_browser(
 
         # htmx: choosing a township swaps the results and draws again.
         page.select_option("#dash-region", tree.town_a.code)
-        page.wait_for_function(
-            "document.querySelector('.dash-scope [aria-current]').textContent.includes('泽当街道')"
+        browser_fixtures.wait_until(
+            page,
+            "document.querySelector('.dash-scope [aria-current]').textContent.includes('泽当街道')",
         )
         page.wait_for_selector("#dash-chart-rates canvas")
         assert _canvas_pixels(page, "#dash-chart-rates") > 1000
