@@ -10,11 +10,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
+from grids import lockout
 from grids.locate import locate
 from grids.models import Level, Region, RegionBoundary
 
@@ -173,10 +174,20 @@ class ObtainTokenView(ObtainAuthToken):
         responses={
             200: TokenResponseSerializer,
             400: OpenApiResponse(description=_("Bad credentials")),
+            429: OpenApiResponse(
+                description=_("Too many wrong passwords: wait the seconds in Retry-After")
+            ),
         },
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # Axes marks the request it refused (or locked with this very attempt): say so,
+            # rather than "bad credentials", which would send the user guessing on.
+            if getattr(request, "axes_locked_out", False):
+                return lockout.api_lockout_response(request)
+            raise
 
 
 router = DefaultRouter(trailing_slash=True)
