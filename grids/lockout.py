@@ -34,7 +34,7 @@ import ipaddress
 import logging
 import math
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username
@@ -93,7 +93,7 @@ def _longest() -> timedelta:
     return timedelta(minutes=settings.LOGIN_LOCKOUT_MAX_MINUTES)
 
 
-def _now(request) -> timezone.datetime:
+def _now(request) -> datetime:
     return getattr(request, "axes_attempt_time", None) or timezone.now()
 
 

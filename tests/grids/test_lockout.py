@@ -90,6 +90,13 @@ def test_the_token_api_answers_429_with_a_reason_not_bad_credentials(people):
     assert 14 * 60 < int(refused["Retry-After"]) <= 15 * 60
 
 
+def test_an_overlong_username_on_the_token_api_is_a_400_naming_the_field(people):
+    api = APIClient(REMOTE_ADDR="10.0.0.1")
+    r = api.post(TOKEN, {"username": "x" * 300, "password": "p"}, format="json")
+    assert r.status_code == 400 and "username" in r.json()
+    assert not AccessAttempt.objects.exists()
+
+
 def test_a_stranger_cannot_keep_a_grid_worker_out(people):
     stranger = Client(REMOTE_ADDR="10.0.0.66")
     _guess(stranger, 25)
