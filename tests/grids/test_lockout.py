@@ -3,7 +3,9 @@ and the limits on password reset."""
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from datetime import timedelta
 from html import unescape
 
@@ -192,6 +194,34 @@ def test_an_account_tried_from_many_addresses_is_slowed_down_not_locked(people, 
         # A slow-down, not a lock: one window later the account opens again.
         traveller.shift(timedelta(minutes=15, seconds=1))
         assert _sign_in(worker, RIGHT).status_code == 302
+
+
+def test_the_account_slow_down_counts_on_redis(people, settings, require_redis):
+    settings.LOGIN_ACCOUNT_FAILURE_LIMIT = 4
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            # A prefix of this run's own: nothing is flushed, the keys expire with their window.
+            "KEY_PREFIX": f"fengqiao-test-lockout-{uuid.uuid4().hex}",
+        }
+    }
+    for i in range(5):
+        _sign_in(Client(REMOTE_ADDR=f"10.0.4.{i}"), "wrong")
+    refused = _sign_in(Client(REMOTE_ADDR="10.0.0.7"), RIGHT)
+    assert refused.status_code == 429
+    assert "此账号的登录尝试过多" in _text(refused)
+
+
+def test_another_browser_on_the_same_address_is_the_same_pair(people):
+    statuses = [
+        Client(REMOTE_ADDR="10.0.0.1", HTTP_USER_AGENT=f"browser {i}")
+        .post(LOGIN, {"username": "grid_worker", "password": "wrong"})
+        .status_code
+        for i in range(5)
+    ]
+    assert statuses[-1] == 429
+    assert _sign_in(Client(REMOTE_ADDR="10.0.0.1"), RIGHT).status_code == 429
 
 
 def test_signing_in_works_while_the_cache_is_away(people, settings):
