@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "leaflet",
     "django_htmx",
     "django_celery_beat",
+    # Before grids: grids.admin replaces the admin of axes' access attempts.
+    "axes",
     "grids",
     "grievances",
     "dispatch",
@@ -92,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a sign-in refused by a lockout into its 429 page (grids.lockout).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = env_str("DJANGO_ROOT_URLCONF", "config.urls")
@@ -268,6 +272,10 @@ SLA_ESCALATE_AFTER_WORKING_HOURS = env_float("SLA_ESCALATE_AFTER_WORKING_HOURS",
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 # Where text messages go: the console by default; an SMS gateway's backend in production.
 SMS_BACKEND = env_str("SMS_BACKEND", "grievances.sms.ConsoleBackend")
+# Mediation: wrong signing codes a party may type in a day (over all their codes), and
+# personal links that do not verify per client address per hour, before either pauses.
+MEDIATION_CODE_WRONG_PER_DAY = env_int("MEDIATION_CODE_WRONG_PER_DAY", 10)
+MEDIATION_LINK_MISSES_PER_HOUR = env_int("MEDIATION_LINK_MISSES_PER_HOUR", 30)
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "grids.User"
@@ -277,6 +285,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in guessing slowed down (grids/lockout.py, django-axes with its database handler).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Wrong passwords in a row that lock one (username, address) pair.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+# The first lockout of a pair; each further one lasts twice as long, up to the maximum.
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+LOGIN_LOCKOUT_MAX_MINUTES = env_int("LOGIN_LOCKOUT_MAX_MINUTES", 24 * 60)
+# Wrong passwords for one account from all addresses in a window: past it, the account is
+# slowed down (every sign-in to it refused) for one window.
+LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("LOGIN_ACCOUNT_FAILURE_LIMIT", 20)
+LOGIN_ACCOUNT_WINDOW_MINUTES = env_int("LOGIN_ACCOUNT_WINDOW_MINUTES", 15)
+# Password reset requests per hour, per e-mail address asked for and per client address.
+PASSWORD_RESET_PER_EMAIL = env_int("PASSWORD_RESET_PER_EMAIL", 5)
+PASSWORD_RESET_PER_ADDRESS = env_int("PASSWORD_RESET_PER_ADDRESS", 20)
+AXES_HANDLER = "grids.lockout.LockoutHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = "grids.lockout.cool_off"
+AXES_LOCKOUT_CALLABLE = "grids.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "grids.lockout.client_ip"
+# A successful sign-in clears the pair's earlier failures.
+AXES_RESET_ON_SUCCESS = True
+# Attempts while locked are refused without being recorded: a lockout ends when announced.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -347,6 +383,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The client's address for throttles and sign-in lockouts: the connection's, or behind
+    # the TLS proxy the one it appends to X-Forwarded-For (never a header the client wrote).
+    "NUM_PROXIES": 1 if env_bool("DJANGO_BEHIND_TLS_PROXY", False) else 0,
     "DEFAULT_THROTTLE_RATES": {
         "public_create": env_str("THROTTLE_PUBLIC_CREATE", "20/hour"),
         "tracking": env_str("THROTTLE_TRACKING", "60/hour"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from axes import admin as axes_admin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -19,6 +21,7 @@ from mptt.admin import MPTTModelAdmin
 # The working-day calendar's admin lives in its own module; importing it registers it.
 from grids import admin_calendar  # noqa: F401
 from grids.geometry import GeometryError, parse_boundary, to_geojson
+from grids.lockout import LockoutHandler, forget
 from grids.models import Membership, Region, RegionBoundary, User
 
 admin.site.site_header = _("Fengqiao administration")
@@ -298,3 +301,30 @@ class MembershipAdmin(admin.ModelAdmin):
     @admin.display(description=_("level"), ordering="region__level")
     def region_level(self, obj):
         return obj.region.get_level_display()
+
+
+# --- Sign-in lockouts ------------------------------------------------------------------------
+
+
+class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
+    """Axes' failed sign-ins, one row per (username, address, browser). Deleting a row lifts
+    the pair's lockout and forgets its earlier lockouts, so the next one is short again."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Its "clean up expired attempts" action must know that cool-offs differ per pair.
+        self.handler = LockoutHandler()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        forget(obj.username, obj.ip_address)
+
+    def delete_queryset(self, request, queryset):
+        pairs = set(queryset.values_list("username", "ip_address"))
+        super().delete_queryset(request, queryset)
+        for username, ip in pairs:
+            forget(username, ip)
+
+
+admin.site.unregister(AccessAttempt)
+admin.site.register(AccessAttempt, AccessAttemptAdmin)

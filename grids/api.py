@@ -8,13 +8,15 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
+from grids import lockout
 from grids.locate import locate
 from grids.models import Level, Region, RegionBoundary
 
@@ -157,8 +159,21 @@ class RegionViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"})
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, style={"input_type": "password"})
+
+
+class TokenInputSerializer(AuthTokenSerializer):
+    # Bounded like the login form's fields: a longer name is a 400 naming the field, not a
+    # failed sign-in that the lockout's tables cannot hold.
+    username = serializers.CharField(label=_("Username"), max_length=150, write_only=True)
+    password = serializers.CharField(
+        label=_("Password"),
+        max_length=4096,
+        style={"input_type": "password"},
+        trim_whitespace=False,
+        write_only=True,
+    )
 
 
 class TokenResponseSerializer(serializers.Serializer):
@@ -168,15 +183,27 @@ class TokenResponseSerializer(serializers.Serializer):
 class ObtainTokenView(ObtainAuthToken):
     """Exchange a username and password for an API token (send it as `Authorization: Token …`)."""
 
+    serializer_class = TokenInputSerializer
+
     @extend_schema(
         request=TokenRequestSerializer,
         responses={
             200: TokenResponseSerializer,
             400: OpenApiResponse(description=_("Bad credentials")),
+            429: OpenApiResponse(
+                description=_("Too many wrong passwords: wait the seconds in Retry-After")
+            ),
         },
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # Axes marks the request it refused (or locked with this very attempt): say so,
+            # rather than "bad credentials", which would send the user guessing on.
+            if getattr(request, "axes_locked_out", False):
+                return lockout.api_lockout_response(request)
+            raise
 
 
 router = DefaultRouter(trailing_slash=True)

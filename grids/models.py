@@ -203,4 +203,25 @@ class Membership(models.Model):
         return f"{self.user} · {self.get_role_display()} · {self.region.name}"
 
 
+class LoginLockout(models.Model):
+    """How many times one (username, address) pair was locked out of signing in, and until
+    when the latest lockout runs: each lockout lasts twice the one before (grids.lockout).
+    django-axes keeps the failures themselves; this row only remembers the strikes."""
+
+    username = models.CharField(_("username"), max_length=255)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    strikes = models.PositiveSmallIntegerField(_("lockouts"), default=0)
+    locked_until = models.DateTimeField(_("locked until"), db_index=True)
+
+    class Meta:
+        verbose_name = _("sign-in lockout")
+        verbose_name_plural = _("sign-in lockouts")
+        constraints = [
+            models.UniqueConstraint(fields=["username", "ip_address"], name="unique_login_pair")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} @ {self.ip_address}"
+
+
 from grids.calendar_models import *  # noqa: E402,F401,F403

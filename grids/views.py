@@ -7,11 +7,13 @@ placeholders in templates/home/.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.db import InterfaceError, OperationalError
 from django.db.models import Q
@@ -23,7 +25,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import requires_csrf_token
 
-from grids import scoping
+from grids import limits, lockout, scoping
 from grids.cache import Throttled
 from grids.models import Region, Role
 
@@ -185,6 +187,35 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 def _is_api(request) -> bool:
     return request.path.startswith("/api/")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, limited per e-mail address asked for and per client address
+    (each PASSWORD_RESET_PER_* an hour): a script can neither flood one person's mailbox nor
+    probe many addresses. The page answers the same whether or not an account has the
+    address; past a limit it answers 429 for any address."""
+
+    def post(self, request, *args, **kwargs):
+        ip = lockout.client_ip(request) or "unknown"
+        if limits.over_limit(f"password-reset-ip:{ip}", settings.PASSWORD_RESET_PER_ADDRESS, 3600):
+            return self._refused(self.get_form())
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"].strip().casefold()
+        digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+        if limits.over_limit(
+            f"password-reset-email:{digest}", settings.PASSWORD_RESET_PER_EMAIL, 3600
+        ):
+            return self._refused(form)
+        return super().form_valid(form)
+
+    def _refused(self, form):
+        message = _("Too many requests to reset a password. Try again in an hour.")
+        context = self.get_context_data(form=form, limited=message)
+        response = self.render_to_response(context, status=429)
+        response["Retry-After"] = "3600"
+        return response
 
 
 def permission_denied(request, exception=None):

@@ -22,7 +22,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotAuthenticated, NotFound
+from rest_framework.exceptions import NotAuthenticated, NotFound, Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -245,6 +245,8 @@ class MediatorViewSet(viewsets.ReadOnlyModelViewSet):
         if token:
             party = tokens.party_from_token(token, case_id)
             if party is None:
+                if tokens.miss_over_limit(request):
+                    raise Throttled(wait=3600)
                 raise NotFound()
             return party.case
         return get_object_or_404(
@@ -788,6 +790,8 @@ class MediationCaseViewSet(
         if token:
             party = tokens.party_from_token(token, case_id)
             if party is None:
+                if tokens.miss_over_limit(request):
+                    raise Throttled(wait=3600)
                 raise NotFound()
             case = self._base().get(pk=case_id)
             # The party row of the prefetched case, so checks and the view see the same rows.

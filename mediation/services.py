@@ -68,6 +68,14 @@ CODE_TTL = timedelta(minutes=10)
 CODE_MAX_ATTEMPTS = 5
 CODE_RESEND_AFTER = timedelta(seconds=60)
 CODES_PER_HOUR = 5
+# Five codes an hour with five tries each would still let a script guess 600 times a day at
+# a 6-digit code; wrong codes are also counted over all of a party's codes of the last day.
+CODE_WRONG_WINDOW = timedelta(days=1)
+
+
+def code_wrong_per_day() -> int:
+    """Wrong codes a party may type in a day before signing with a code pauses."""
+    return int(getattr(settings, "MEDIATION_CODE_WRONG_PER_DAY", 10))
 
 
 def default_choice_days() -> int:
@@ -912,6 +920,9 @@ def mediation_send_code(case: MediationCase, actor: Actor) -> OneTimeCode:
             raise InvalidInput(_("Wait a minute before asking for a new code."), field="code")
         if len(recent) >= CODES_PER_HOUR:
             raise InvalidInput(_("Too many codes this hour: try again later."), field="code")
+        paused = _code_paused_until(who, now)
+        if paused is not None:
+            raise InvalidInput(_code_pause_message(paused), field="code")
         OneTimeCode.objects.filter(party=who, used_at__isnull=True, expires_at__gt=now).update(
             expires_at=now
         )
@@ -947,6 +958,35 @@ def _normal_name(name: str) -> str:
     return "".join((name or "").split()).casefold()
 
 
+def _code_paused_until(party: Party, now: datetime) -> datetime | None:
+    """When the party may sign with a code again after too many wrong codes in the last day
+    (over all their codes); None if they may now. A code's wrong tries count from when it
+    was sent, so the pause ends when enough of the oldest codes have left the day."""
+    rows = list(
+        OneTimeCode.objects.filter(
+            party=party, created_at__gt=now - CODE_WRONG_WINDOW, attempts__gt=0
+        )
+        .order_by("created_at", "id")
+        .values_list("created_at", "attempts")
+    )
+    limit = code_wrong_per_day()
+    wrong = sum(attempts for _sent, attempts in rows)
+    if wrong < limit:
+        return None
+    for sent, attempts in rows:
+        wrong -= attempts
+        if wrong < limit:
+            return sent + CODE_WRONG_WINDOW
+    return None
+
+
+def _code_pause_message(until: datetime) -> str:
+    return _(
+        "Too many wrong codes: signing with a code is paused until %(time)s. "
+        "Your mediator can help you sign in person."
+    ) % {"time": timezone.localtime(until).strftime("%Y-%m-%d %H:%M")}
+
+
 def _use_code(party: Party, code: str) -> str | None:
     """Check and use the party's latest code; a wrong one counts an attempt. Returns the
     problem (for a 400) or None. Runs inside the sign transaction; the caller commits the
@@ -960,6 +1000,9 @@ def _use_code(party: Party, code: str) -> str | None:
     )
     if otp is None:
         return _("Ask for a code first.")
+    paused = _code_paused_until(party, now)
+    if paused is not None:
+        return _code_pause_message(paused)
     if otp.expires_at <= now:
         return _("This code has expired: ask for a new one.")
     if otp.attempts >= CODE_MAX_ATTEMPTS:
@@ -967,6 +1010,9 @@ def _use_code(party: Party, code: str) -> str | None:
     if not tokens.code_matches(party.pk, code or "", otp.code_hash):
         otp.attempts += 1
         otp.save(update_fields=["attempts"])
+        paused = _code_paused_until(party, now)
+        if paused is not None:
+            return _code_pause_message(paused)
         left = CODE_MAX_ATTEMPTS - otp.attempts
         if left <= 0:
             return _("Wrong code. Too many wrong codes: ask for a new one.")

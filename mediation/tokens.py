@@ -20,6 +20,9 @@ from django.conf import settings
 from django.core import signing
 from django.urls import NoReverseMatch, reverse
 
+from grids import limits
+from grids.lockout import client_ip
+
 SALT = "fengqiao.mediation.party-link"
 CODE_DIGITS = 6
 
@@ -65,6 +68,14 @@ def party_from_token(token: str | None, case_id: int | None = None):
     if party is None or not hmac.compare_digest(party.link_nonce, str(data.get("n", ""))):
         return None
     return party
+
+
+def miss_over_limit(request) -> bool:
+    """Count a link that did not verify against the client's address; True once the address
+    passed MEDIATION_LINK_MISSES_PER_HOUR. A person opens an old link now and then; a script
+    guessing links is stopped (the links are signed, but nobody should be free to try)."""
+    limit = getattr(settings, "MEDIATION_LINK_MISSES_PER_HOUR", 30)
+    return limits.over_limit(f"mediation-link-misses:{client_ip(request)}", limit, 3600)
 
 
 def new_code() -> str:

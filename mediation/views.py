@@ -276,9 +276,17 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 # --- A party's own page --------------------------------------------------------------------------
 
 
-def _party_case(token: str, case_id: int | None = None) -> tuple[MediationCase, Party]:
+class LinkMissesOverLimit(Exception):
+    """Too many links that did not verify from this address (answered 429)."""
+
+
+def _party_case(
+    token: str, case_id: int | None = None, request=None
+) -> tuple[MediationCase, Party]:
     party = tokens.party_from_token(token, case_id)
     if party is None:
+        if request is not None and tokens.miss_over_limit(request):
+            raise LinkMissesOverLimit
         raise Http404
     case = _case_queryset().get(pk=party.case_id)
     party = next(p for p in case.parties.all() if p.pk == party.pk)
@@ -376,9 +384,18 @@ def _masked(phone: str) -> str:
     return sms.mask(phone) if phone else ""
 
 
+def _link_misses_response(request) -> HttpResponse:
+    response = render(request, "mediation/link_limited.html", status=429)
+    response["Retry-After"] = "3600"
+    return _no_store(response)
+
+
 @require_safe
 def party_page(request, token: str):
-    case, party = _party_case(token)
+    try:
+        case, party = _party_case(token, request=request)
+    except LinkMissesOverLimit:
+        return _link_misses_response(request)
     return _render_party(request, case, party, token)
 
 
@@ -406,7 +423,10 @@ PARTY_DONE = {
 def party_act(request, token: str, name: str):
     if name not in PARTY_ACTS:
         raise Http404
-    case, party = _party_case(token)
+    try:
+        case, party = _party_case(token, request=request)
+    except LinkMissesOverLimit:
+        return _link_misses_response(request)
     actor = Actor(party=party)
     here = _party_url(token)
     if _link_over_limit(token):

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.http import HttpRequest
 from django.utils import timezone
 
 from dispatch.models import Assignment, Notification, RoutingRule, Whistle
@@ -27,7 +28,9 @@ def loaded():
 
 
 def login(client, username: str):
-    assert client.login(username=username, password=demo.DEMO_PASSWORD), username
+    assert client.login(request=HttpRequest(), username=username, password=demo.DEMO_PASSWORD), (
+        username
+    )
     return client
 
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from django.utils import translation
 from shapely.geometry import shape
 from shapely.ops import unary_union
@@ -136,9 +137,9 @@ def test_locate_finds_each_grid_at_its_representative_point(loaded):
 
 def test_every_demo_user_logs_in(loaded, client):
     for demo_user in demo.DEMO_USERS:
-        assert client.login(username=demo_user.username, password=demo.DEMO_PASSWORD), (
-            demo_user.username
-        )
+        assert client.login(
+            request=HttpRequest(), username=demo_user.username, password=demo.DEMO_PASSWORD
+        ), demo_user.username
         client.logout()
     users = User.objects.filter(username__in=[d.username for d in demo.DEMO_USERS])
     assert users.count() == len(demo.DEMO_USERS)
@@ -200,7 +201,9 @@ def test_running_again_restores_the_demo_password(loaded, client):
     call_command("load_demo", stdout=io.StringIO())
     user.refresh_from_db()
     assert not user.must_change_password
-    assert client.login(username="gerongpengcuo", password=demo.DEMO_PASSWORD)
+    assert client.login(
+        request=HttpRequest(), username="gerongpengcuo", password=demo.DEMO_PASSWORD
+    )
 
 
 def test_demo_logins_prints_the_table_without_loading():

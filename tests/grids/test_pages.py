@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.staticfiles import finders
 from django.core import mail
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template import engines
 from django.template.loader import get_template
@@ -287,7 +287,7 @@ def test_logout_is_a_post(client, people):
 
 def test_first_login_must_change_password(client, tree):
     user = make_member("newbie", tree.grid_a1, Role.GRID_WORKER, must_change_password=True)
-    assert client.login(username="newbie", password="pass-word-123")
+    assert client.login(request=HttpRequest(), username="newbie", password="pass-word-123")
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"] == reverse("password_change")

@@ -523,13 +523,25 @@ def test_tracking_with_the_code_and_last4(case, django_assert_max_num_queries):
 
 
 def test_wrong_code_and_wrong_phone_give_the_same_message(case):
-    wrong_phone = text(lookup(client_for(), case.display_code, "0000"))
     other = "2222-2222" if case.display_code != "2222-2222" else "3333-3333"
-    wrong_code = text(lookup(client_for(), other))
+    phone_answer = lookup(client_for(), case.display_code, "0000")
+    code_answer = lookup(client_for(), other)
+    assert phone_answer.status_code == code_answer.status_code == 200
+    wrong_phone, wrong_code = text(phone_answer), text(code_answer)
     message = re.search(r'id="track-error">\s*<p>(.*?)</p>', wrong_phone).group(1)
     assert message
     assert re.search(r'id="track-error">\s*<p>(.*?)</p>', wrong_code).group(1) == message
     assert "data-state" not in wrong_phone
+
+    # The whole page is the same but for what was typed (and the form's CSRF token).
+    def page(html: str, typed: tuple[str, str]) -> str:
+        html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", html)
+        html = re.sub(r'"X-CSRFToken": "[^"]*"', "", html)
+        for value in typed:
+            html = html.replace(f'value="{value}"', 'value=""')
+        return html
+
+    assert page(wrong_phone, (case.display_code, "0000")) == page(wrong_code, (other, "5678"))
 
 
 def test_malformed_lookups_are_named_next_to_the_fields(case):
