@@ -185,10 +185,6 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return super().form_valid(form)
 
 
-def _is_api(request) -> bool:
-    return request.path.startswith("/api/")
-
-
 class PasswordResetView(auth_views.PasswordResetView):
     """Django's password reset, limited per e-mail address asked for and per client address
     (each PASSWORD_RESET_PER_* an hour): a script can neither flood one person's mailbox nor
@@ -216,6 +212,10 @@ class PasswordResetView(auth_views.PasswordResetView):
         response = self.render_to_response(context, status=429)
         response["Retry-After"] = "3600"
         return response
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
 
 
 def permission_denied(request, exception=None):
