@@ -1102,10 +1102,16 @@ def grievance_mediation_settled(
     agreement's summary is the result, its scans (if signed on paper) the evidence.
     """
     _require((agreement_note or "").strip(), "agreement_note")
+    attachments = list(attachments)
 
     def change(c: Grievance):
         c.result = agreement_note.strip()
         c.handled_at = timezone.now()
+        # Scans of the signed agreement show its terms: never among the photos public
+        # tracking shows, whatever they were uploaded as.
+        ids = [a.pk for a in attachments]
+        if ids:
+            Attachment.objects.filter(pk__in=ids, grievance=c).update(public=False)
         return dict(data or {})
 
     return _run(
