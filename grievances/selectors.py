@@ -66,10 +66,6 @@ class PublicEvent:
     created_at: datetime
     data: dict
 
-    @property
-    def label(self) -> str:
-        return event_label(self)
-
 
 def public_event(event: CaseEvent) -> PublicEvent:
     withheld = event.action in NOTES_WITHHELD
@@ -80,7 +76,7 @@ def public_event(event: CaseEvent) -> PublicEvent:
         note="" if withheld else event.note,
         created_at=event.created_at,
         # The rating's stars are the only data the timeline shows.
-        data={"score": event.data["score"]} if event.action == "rate" else {},
+        data={"score": event.data.get("score")} if event.action == "rate" else {},
     )
 
 
