@@ -357,6 +357,8 @@ SPECTACULAR_SETTINGS = {
         "CaseKindEnum": "grievances.models.Kind",
         "MediationOrgKindEnum": "mediation.models.OrgKind",
         "MediationCaseStatusEnum": "mediation.models.CaseStatus",
+        "HandlingLevelEnum": "grievances.models.HandlingLevel",
+        "RejectReasonEnum": "grievances.models.RejectReason",
     },
 }
 

@@ -871,7 +871,7 @@ IF_MATCH = OpenApiParameter(
     OpenApiParameter.HEADER,
     required=False,
     description="The case's ETag as read (GET sends it): the act runs only if the case has "
-    "not changed since, else 409 and nothing changes (grievances/etags.py).",
+    "not changed since, else 409 and nothing changes.",
 )
 
 
@@ -881,7 +881,10 @@ def _make_act(name: str, input_class):
 
     act.__name__ = f"act_{name}"
     act.__doc__ = f"{services.RULES[name].label}: the `{name}` act on a case."
-    act = extend_schema(
+    # The schema after the action: @action replaces the function's kwargs, where
+    # extend_schema keeps its annotation.
+    act = action(detail=True, methods=["post"], url_path=name, url_name=name)(act)
+    return extend_schema(
         request=input_class,
         parameters=[IF_MATCH],
         responses={
@@ -896,7 +899,6 @@ def _make_act(name: str, input_class):
         },
         operation_id=f"grievances_{name}",
     )(act)
-    return action(detail=True, methods=["post"], url_path=name, url_name=name)(act)
 
 
 for _name, (_input, _call) in ACTS.items():

@@ -14,6 +14,7 @@ from html import unescape
 import pytest
 from django.test import Client
 from django.utils.translation import gettext
+from rest_framework.test import APIClient
 
 from grids.models import Role
 from grievances import etags, services
@@ -210,3 +211,13 @@ def test_two_people_acting_from_the_page_get_a_message_not_a_double_act(
     assert gettext("Someone acted on this case after you opened it, so nothing was done.") in text
     assert snapshot(case) == before
     assert Grievance.objects.get(pk=case.pk).owning_centre == tree.town_a
+
+
+def test_the_schema_documents_if_match_on_every_act(db):
+    schema = APIClient().get("/api/schema/", {"format": "json"}).json()
+    escalate = schema["paths"]["/api/v1/grievances/{id}/escalate/"]["post"]
+    assert escalate["operationId"] == "grievances_escalate"
+    assert {"in": "header", "name": "If-Match"}.items() <= next(
+        p for p in escalate["parameters"] if p["name"] == "If-Match"
+    ).items()
+    assert "409" in escalate["responses"]
