@@ -163,7 +163,7 @@ INSERT INTO grievances_grievance (
   escalation_count, result, reject_reason_code, reject_reason, created_at, updated_at,
   accepted_at, dispatched_at, reported_in_at, handled_at, closed_at, report_in_due_at,
   handle_due_at, category_id, region_id, province_id, city_id, county_id, township_id,
-  village_id, grid_id, owning_centre_id, handler_region_id)
+  village_id, grid_id, owning_centre_id, handler_region_id, version)
 SELECT
   'B' || lpad(upper(to_hex(s.g)), 7, '0'), '基准案件', '基准', 'normal', '', 'grid_worker',
   s.state, 'village', 'simple', false, false, false, 10, '', '', 0, 0, 0, 0,
@@ -177,7 +177,7 @@ SELECT
   s.created + s.acc + s.dis + interval '5 days',
   bc.id, bg.grid_id, NULL, bg.city_id, bg.county_id, bg.township_id, bg.village_id,
   bg.grid_id, bg.village_id,
-  CASE WHEN s.r2 >= 0.4 THEN bg.grid_id END
+  CASE WHEN s.r2 >= 0.4 THEN bg.grid_id END, 1
 FROM (
   SELECT g, random() AS r2, random() AS r3,
     timestamptz '%(year)s-01-01 00:00+08' + ((g - 1)::float8 / %(n)s) * interval '365 days'

@@ -353,7 +353,7 @@ SEED_SQL = [
       escalation_count, result, reject_reason_code, reject_reason, created_at, updated_at,
       accepted_at, dispatched_at, reported_in_at, handled_at, closed_at, category_id,
       city_id, county_id, duplicate_of_id, grid_id, handler_region_id, owning_centre_id,
-      province_id, region_id, reporter_id, township_id, village_id)
+      province_id, region_id, reporter_id, township_id, village_id, version)
     SELECT %(off)s + s.i, {base29_sql("s.i")},
            (ARRAY['楼道水管漏水', '拖欠工资', '路灯不亮', '邻里噪音纠纷', '垃圾未清运'])
              [(s.i %% 5) + 1],
@@ -368,7 +368,7 @@ SEED_SQL = [
            CASE WHEN s.state = 'in_progress' THEN s.created + interval '40 minutes' END,
            NULL, NULL, s.category_id,
            g.city_id, g.county_id, NULL, g.grid_id, NULL, g.centre_id,
-           g.province_id, g.grid_id, NULL, g.township_id, g.village_id
+           g.province_id, g.grid_id, NULL, g.township_id, g.village_id, 1
     FROM bench_seed s JOIN bench_grid g ON g.n = s.n
     """,
     """

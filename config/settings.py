@@ -408,6 +408,8 @@ SPECTACULAR_SETTINGS = {
         "MediationOrgKindEnum": "mediation.models.OrgKind",
         "MediationCaseStatusEnum": "mediation.models.CaseStatus",
         "ExportKindEnum": "grievances.models.Export.Kind",
+        "HandlingLevelEnum": "grievances.models.HandlingLevel",
+        "RejectReasonEnum": "grievances.models.RejectReason",
     },
 }
 

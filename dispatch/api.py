@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import ListAPIView
@@ -186,10 +186,14 @@ class GrievanceWhistlesView(ListAPIView):
         )
 
 
+# Named apart from the case acts' inputs of the same name in the schema.
+@extend_schema_serializer(component_name="AssignmentReasonInput")
 class ReasonInput(serializers.Serializer):
     reason = serializers.CharField(max_length=5000)
 
 
+# Named apart from the case acts' inputs of the same name in the schema.
+@extend_schema_serializer(component_name="AssignmentNoteInput")
 class NoteInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
@@ -199,6 +203,8 @@ class ProgressInput(serializers.Serializer):
     public = serializers.BooleanField(required=False, default=False)
 
 
+# Named apart from the case acts' inputs of the same name in the schema.
+@extend_schema_serializer(component_name="AssignmentExtendInput")
 class ExtendInput(serializers.Serializer):
     days = serializers.IntegerField(min_value=1, max_value=60)
     reason = serializers.CharField(max_length=2000)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from dispatch.services import (
@@ -89,7 +90,9 @@ def route_submitted(event_ids: list[int]) -> None:
     for level, pks in levels.items():
         # Only the proposal's own column: the state is the centre's to move. (An automatic
         # accept sets it with the acceptance.)
-        Grievance.objects.filter(pk__in=pks, handling_level="").update(handling_level=level)
+        Grievance.objects.filter(pk__in=pks, handling_level="").update(
+            handling_level=level, version=F("version") + 1
+        )
 
 
 def _accept_and_whistle_one(case: Grievance, proposal: Proposal) -> bool:

@@ -312,13 +312,14 @@ def _record_supervisions(threshold: str, rows: list[tuple[Grievance, datetime]])
     statements. The state does not move, so there is no transition to run."""
     now = timezone.now()
     Grievance.objects.filter(pk__in=[case.pk for case, _due in rows]).update(
-        supervise_count=F("supervise_count") + 1, updated_at=now
+        supervise_count=F("supervise_count") + 1, updated_at=now, version=F("version") + 1
     )
     label = case_services._actor_label(None, rows[0][0])  # the system's, as the services save it
     events = []
     for case, deadline in rows:
         case.supervise_count += 1
         case.updated_at = now
+        case.version += 1
         if threshold == REPORT_IN:
             note = _("Not reported in by the deadline (%(due)s).") % {"due": _when(deadline)}
         else:

@@ -27,6 +27,7 @@ from grids.limits import WindowThrottle
 from grids.models import Region
 from grievances import intake, selectors, services
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
+from grievances.etags import CaseVersionMixin
 from grievances.labels import shown
 from grievances.models import (
     Attachment,
@@ -740,6 +741,7 @@ ACTS = {
 
 
 class GrievanceViewSet(
+    CaseVersionMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -778,7 +780,8 @@ class GrievanceViewSet(
 
     def _detail(self, case_id: int) -> Response:
         case = self.get_queryset().get(pk=case_id)
-        return Response(GrievanceDetailSerializer(case, context={"request": self.request}).data)
+        data = GrievanceDetailSerializer(case, context={"request": self.request}).data
+        return self.with_etag(Response(data), case)
 
     @extend_schema(
         request=GrievanceCreateSerializer,
@@ -849,7 +852,8 @@ class GrievanceViewSet(
         data = input_class(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            call(case, request.user, data.validated_data)
+            with self.if_match(request, case):
+                call(case, request.user, data.validated_data)
         except services.CaseError as exc:
             return error_response(exc)
         return self._detail(case.pk)
@@ -861,26 +865,40 @@ def _roles(user) -> set[str]:
     return roles_of(user)
 
 
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The case's ETag as read (GET sends it): the act runs only if the case has "
+    "not changed since, else 409 and nothing changes.",
+)
+
+
 def _make_act(name: str, input_class):
     def act(self, request, pk=None):
         return self._act(request, name)
 
     act.__name__ = f"act_{name}"
     act.__doc__ = f"{services.RULES[name].label}: the `{name}` act on a case."
-    act = extend_schema(
+    # The schema after the action: @action replaces the function's kwargs, where
+    # extend_schema keeps its annotation.
+    act = action(detail=True, methods=["post"], url_path=name, url_name=name)(act)
+    return extend_schema(
         request=input_class,
+        parameters=[IF_MATCH],
         responses={
             200: GrievanceDetailSerializer,
             400: OpenApiResponse(description='field errors, e.g. {"reason": ["…"]}'),
             403: OpenApiResponse(description="your role may not do this"),
             404: OpenApiResponse(description="no such case in your scope"),
             409: OpenApiResponse(
-                description='{"detail", "state"}: the case is not in a state for this'
+                description='{"detail", "state"}: the case is not in a state for this, or '
+                "it changed since the version named in If-Match"
             ),
         },
         operation_id=f"grievances_{name}",
     )(act)
-    return action(detail=True, methods=["post"], url_path=name, url_name=name)(act)
 
 
 for _name, (_input, _call) in ACTS.items():

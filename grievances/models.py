@@ -401,6 +401,12 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         db_index=False,  # partial index in Meta
     )
 
+    # Counts the writes to the row: every save adds one, and so do the statements that move
+    # many cases at once (they say so where they write). The API sends it as the case's ETag
+    # and an act sent with If-Match runs only on the version its sender read, so that two
+    # people acting on what they saw cannot both act (grievances/etags.py).
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+
     created_at = models.DateTimeField(_("reported at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
@@ -446,6 +452,13 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{format_tracking_code(self.tracking_code)} {self.title}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            self.version += 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
+        super().save(*args, **kwargs)
 
     @property
     def display_code(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,55 @@ EVENT_LABELS = {
 
 def event_label(event: CaseEvent) -> str:
     return str(EVENT_LABELS.get(event.action, event.action))
+
+
+# Events the public timeline shows by their label and time only, without their note: a
+# mediation's notes name its parties and carry the agreement's terms and amounts, which are
+# theirs to read on their own mediation pages, not anyone's with the code and four digits.
+# The mediation app adds its own events.
+NOTES_WITHHELD: set[str] = {"mediate", "mediation_settled", "mediation_failed"}
+
+SETTLED_BY_MEDIATION = gettext_lazy(
+    "Settled by mediation: the parties reached an agreement and signed it. "
+    "Each party reads its terms on their own mediation page."
+)
+
+
+@dataclass(frozen=True)
+class PublicEvent:
+    """What the reporter sees of an event on the tracking page and in the tracking API."""
+
+    pk: int
+    action: str
+    to_state: str
+    note: str
+    created_at: datetime
+    data: dict
+
+
+def public_event(event: CaseEvent) -> PublicEvent:
+    withheld = event.action in NOTES_WITHHELD
+    return PublicEvent(
+        pk=event.pk,
+        action=event.action,
+        to_state=event.to_state,
+        note="" if withheld else event.note,
+        created_at=event.created_at,
+        # The rating's stars are the only data the timeline shows.
+        data={"score": event.data.get("score")} if event.action == "rate" else {},
+    )
+
+
+def public_result(case: Grievance, timeline: list[PublicEvent]) -> str:
+    """The result shown to the reporter: the handler's words, or only the outcome when the
+    latest handling was a mediation agreement (its summary, the case's result, holds the
+    terms)."""
+    if case.state not in (State.HANDLED, State.CLOSED):
+        return ""
+    handlings = [e for e in timeline if e.action in ("handle", "mediation_settled")]
+    if handlings and handlings[-1].action == "mediation_settled":
+        return str(SETTLED_BY_MEDIATION)
+    return case.result
 
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -129,7 +179,11 @@ def find_tracked(code: str, last4: str) -> Grievance | None:
 
 
 def public_view(case: Grievance) -> dict:
-    timeline = list(case.events.filter(public=True).order_by("created_at", "id"))
+    """Everything public tracking shows of a case (the page and the API): nothing else of it
+    reaches a resident."""
+    timeline = [
+        public_event(e) for e in case.events.filter(public=True).order_by("created_at", "id")
+    ]
     rating = getattr(case, "rating", None)
     return {
         "tracking_code": case.display_code,
@@ -139,7 +193,7 @@ def public_view(case: Grievance) -> dict:
         "state_label": case.get_state_display(),
         "created_at": case.created_at,
         "handle_due_at": case.handle_due_at,
-        "result": case.result if case.state in (State.HANDLED, State.CLOSED) else "",
+        "result": public_result(case, timeline),
         "reject_reason": case.reject_reason if case.state == State.REJECTED else "",
         "timeline": timeline,
         "can_withdraw": case.state in services.OPEN_FOR_ACTS,

@@ -11,12 +11,13 @@ HTML views, API views, admin actions and Celery tasks call these; none repeats t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -81,6 +82,36 @@ class WrongState(CaseError):
 
 class InvalidInput(CaseError):
     status = 400
+
+
+class Stale(WrongState):
+    """The case changed since the actor read it: the version they acted on is not the
+    current one (an API act's If-Match, a case page's form)."""
+
+
+def expect_version(case_pk: int, versions: Collection[int]) -> None:
+    """Lock the case's row in the caller's transaction and raise Stale unless the case is
+    still at one of `versions` (the one its sender read).
+
+    The services check an act against the case as it is when they lock it, which catches
+    two acts at the same moment but not one sent on a page read before another act that
+    kept the state: a township centre that read a village's case, and escalates it after the
+    village centre did, would hand it one level further up. The lock holds until the
+    caller's act has run, so no act slips in between."""
+    row = (
+        Grievance.objects.select_for_update()
+        .filter(pk=case_pk)
+        .values_list("version", "state")
+        .first()
+    )
+    if row is None or row[0] not in versions:
+        raise Stale(
+            _(
+                "This case changed since you read it, so nothing was done. "
+                "Read it again before you act."
+            ),
+            state=row[1] if row else None,
+        )
 
 
 # --- Who may act ---------------------------------------------------------------------------
@@ -782,7 +813,12 @@ def _accept_and_dispatch(cases, note, assign) -> list[Grievance]:
     for case in moving:
         alike.setdefault(tuple(getattr(case, c) for c in columns), []).append(case.pk)
     for values, pks in alike.items():
-        Grievance.objects.filter(pk__in=pks).update(**dict(zip(columns, values, strict=True)))
+        # The version as the two saves of the per-case services count it (accept, dispatch).
+        Grievance.objects.filter(pk__in=pks).update(
+            **dict(zip(columns, values, strict=True)), version=F("version") + 2
+        )
+    for case in moving:
+        case.version += 2
     CaseEvent.objects.bulk_create(events)
     for n, event in enumerate(events):
         case_event.send(sender=Grievance, grievance=moving[n // 2], event=event)
@@ -1066,10 +1102,16 @@ def grievance_mediation_settled(
     agreement's summary is the result, its scans (if signed on paper) the evidence.
     """
     _require((agreement_note or "").strip(), "agreement_note")
+    attachments = list(attachments)
 
     def change(c: Grievance):
         c.result = agreement_note.strip()
         c.handled_at = timezone.now()
+        # Scans of the signed agreement show its terms: never among the photos public
+        # tracking shows, whatever they were uploaded as.
+        ids = [a.pk for a in attachments]
+        if ids:
+            Attachment.objects.filter(pk__in=ids, grievance=c).update(public=False)
         return dict(data or {})
 
     return _run(
@@ -1316,9 +1358,11 @@ __all__ = [
     "ComplainantData",
     "InvalidInput",
     "NotAllowed",
+    "Stale",
     "Urgency",
     "WrongState",
     "available_acts",
     "case_event",
     "check_act",
+    "expect_version",
 ]

@@ -4,8 +4,10 @@ Every case queryset goes through grievances.scoping.cases_for (404 outside the s
 list filters with the API's GrievanceFilter; an act runs the API's own callable from
 grievances.api.ACTS with the input its serializer validated. Errors: NotAllowed → the 403
 page; WrongState → "this case has moved on" and back to the detail, which shows the new
-state; InvalidInput → the detail again (400) with the act's form open and the message next
-to its field.
+state; Stale (the case changed after the page was opened: each act form carries the version
+it showed, see grievances/etags.py) → "someone acted after you opened it" likewise;
+InvalidInput → the detail again (400) with the act's form open and the message next to its
+field.
 """
 
 from __future__ import annotations
@@ -238,6 +240,12 @@ class _FormInvalid(Exception):
 def _moved_on(request, case: Grievance, exc: services.WrongState):
     fresh = Grievance.objects.filter(pk=case.pk).first()
     state = fresh.get_state_display() if fresh else ""
+    if isinstance(exc, services.Stale):
+        text = _("Someone acted on this case after you opened it, so nothing was done.")
+        if state:
+            text += " " + _("It is now “%(state)s”.") % {"state": state}
+        messages.warning(request, text + " " + _("Check it below before you act again."))
+        return redirect("case-detail", pk=case.pk)
     moved_on = _("This case has moved on.")
     # The state messages say what the last sentence says; a precondition's (already
     # suspended, no pending request…) adds something.
@@ -271,9 +279,21 @@ def _lead_report_in(case: Grievance, user, note: str):
     return dispatch_services.assignment_report_in(lead, user, note=note)
 
 
-def _run_act(name: str, case: Grievance, user, form: ActForm) -> None:
+def _shown_version(request) -> set[int] | None:
+    """The version of the case the page showed when its act form was sent (a hidden field):
+    two people acting on the same page see the second told, not the act done twice."""
+    raw = request.POST.get("version")
+    if raw is None:
+        return None
+    return {int(raw)} if raw.strip().isdigit() else set()
+
+
+def _run_act(
+    name: str, case: Grievance, user, form: ActForm, versions: set[int] | None = None
+) -> None:
     """Validate with the act's serializer and run the API's callable; the photos and the act
-    commit together or not at all."""
+    commit together or not at all, and only on one of `versions` of the case (the one the
+    page showed; None: any)."""
     input_class, call = ACTS[name]
     serializer = input_class(data=form.api_data())
     if not serializer.is_valid():
@@ -286,6 +306,8 @@ def _run_act(name: str, case: Grievance, user, form: ActForm) -> None:
     saved = []
     try:
         with transaction.atomic():
+            if versions is not None:
+                services.expect_version(case.pk, versions)
             if photos:
                 if case.attachments.count() + len(photos) > MAX_PER_CASE:
                     raise services.InvalidInput(
@@ -326,7 +348,7 @@ def case_act(request, pk: int, name: str):
     try:
         if not form.is_valid():
             raise _FormInvalid
-        _run_act(name, case, user, form)
+        _run_act(name, case, user, form, _shown_version(request))
     except _FormInvalid:
         return _render_detail(request, case, bound=form, status=400)
     except services.NotAllowed:

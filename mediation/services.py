@@ -1373,20 +1373,22 @@ def follow_case(sender, grievance: Grievance, event, **kwargs) -> None:
 
 
 # What the timeline calls our events (public ones are shown to the reporter as well).
-case_selectors.EVENT_LABELS.update(
-    {
-        "mediation_choose": gettext_lazy("A party chose mediators"),
-        "mediation_no_common_choice": gettext_lazy("No mediator chosen in common"),
-        "mediation_appoint": gettext_lazy("Mediator appointed"),
-        "mediation_no_mediator": gettext_lazy("No mediator could be assigned"),
-        "mediation_schedule": gettext_lazy("Mediation session scheduled"),
-        "mediation_record": gettext_lazy("Mediation session recorded"),
-        "mediation_agreement": gettext_lazy("Mediation agreement drafted"),
-        "mediation_code_sent": gettext_lazy("Signing code sent"),
-        "mediation_sign": gettext_lazy("Mediation agreement signed"),
-        "mediation_settled": gettext_lazy("Settled by mediation"),
-        "mediation_failed": gettext_lazy("Mediation failed"),
-        "mediation_rate": gettext_lazy("Mediator rated"),
-        "mediation_term_due": gettext_lazy("Agreement term due"),
-    }
-)
+MEDIATION_EVENT_LABELS = {
+    "mediation_choose": gettext_lazy("A party chose mediators"),
+    "mediation_no_common_choice": gettext_lazy("No mediator chosen in common"),
+    "mediation_appoint": gettext_lazy("Mediator appointed"),
+    "mediation_no_mediator": gettext_lazy("No mediator could be assigned"),
+    "mediation_schedule": gettext_lazy("Mediation session scheduled"),
+    "mediation_record": gettext_lazy("Mediation session recorded"),
+    "mediation_agreement": gettext_lazy("Mediation agreement drafted"),
+    "mediation_code_sent": gettext_lazy("Signing code sent"),
+    "mediation_sign": gettext_lazy("Mediation agreement signed"),
+    "mediation_settled": gettext_lazy("Settled by mediation"),
+    "mediation_failed": gettext_lazy("Mediation failed"),
+    "mediation_rate": gettext_lazy("Mediator rated"),
+    "mediation_term_due": gettext_lazy("Agreement term due"),
+}
+case_selectors.EVENT_LABELS.update(MEDIATION_EVENT_LABELS)
+# Public tracking shows them by label and time only: their notes name the parties (who
+# signed) and the mediators, and hold the terms; the parties read those on their own pages.
+case_selectors.NOTES_WITHHELD.update(MEDIATION_EVENT_LABELS)

@@ -144,6 +144,7 @@ def _rows(case: Grievance) -> dict:
         "report_in_due_at",
         "handle_due_at",
         "updated_at",
+        "version",
     )
     whistles = list(
         Whistle.objects.filter(grievance=case).values(
@@ -221,6 +222,7 @@ def test_a_chunk_of_mixed_reports(rule, tree, depts, people):
     }
     proposed.refresh_from_db()
     assert (proposed.state, proposed.handling_level) == ("submitted", "county")
+    assert proposed.version == 2  # the proposal's level is a write to the case too
     unrouted.refresh_from_db()
     assert (unrouted.state, unrouted.handling_level) == ("submitted", "")
 

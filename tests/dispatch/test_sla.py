@@ -65,8 +65,10 @@ def test_a_missed_report_in_is_supervised_once(tree, people, depts):
     assert event.data["threshold"] == "report_in"
     assert event.actor is None and event.actor_label
     assert "2026-03-02 15:30" in event.note
+    version = case.version
     case.refresh_from_db()
     assert case.supervise_count == 1
+    assert case.version == version + 1  # the set-based supervision counts its write
     assignment = lead(case)
     assert assignment.report_in_supervised_for == case.report_in_due_at
     # The second threshold: 7 working hours after the deadline (15:30–18:00, then Tuesday

@@ -206,3 +206,54 @@ def test_two_accepts_through_the_api(tree, people, second_centre, slow_writer):
     assert set(conflict) == {"detail", "state"}
     assert conflict["state"] == "accepted"
     assert count(case, "accept") == 1
+
+
+# --- A village centre and its township centre escalate one case at once (PostgreSQL) -------------
+
+
+@pytest.fixture
+def village_staff(tree):
+    return make_member("village_staff", tree.village_a, Role.CENTRE_STAFF)
+
+
+def escalate_through_the_api(case_pk: int, user_pk: int, *, if_match: bool):
+    """Read the case (and its ETag) as `user`, then escalate it: the POST is the call."""
+
+    def prepare():
+        client = APIClient()
+        client.force_authenticate(User.objects.get(pk=user_pk))
+        read = client.get(f"/api/v1/grievances/{case_pk}/")
+        assert read.status_code == 200
+        headers = {"HTTP_IF_MATCH": read["ETag"]} if if_match else {}
+        return lambda: client.post(
+            f"/api/v1/grievances/{case_pk}/escalate/",
+            {"reason": "需上级协调"},
+            format="json",
+            **headers,
+        )
+
+    return prepare
+
+
+@pytest.mark.parametrize("if_match", [True, False], ids=["if-match", "plain"])
+def test_a_village_and_its_township_escalate_at_once_through_the_api(
+    tree, people, village_staff, slow_writer, require_postgres, if_match
+):
+    # Both may escalate a case the village owns: the village hands it to the township, the
+    # township (acting for itself, above the village) to the county. One of them only.
+    case = advance(new_case(people.grid_worker), State.ACCEPTED, people)
+    assert case.owning_centre == tree.village_a
+    outcomes = race(
+        escalate_through_the_api(case.pk, village_staff.pk, if_match=if_match),
+        escalate_through_the_api(case.pk, people.centre_staff.pk, if_match=if_match),
+    )
+    assert sorted(r.status_code for r in outcomes) == [200, 409], outcomes
+    won = outcomes.index(next(r for r in outcomes if r.status_code == 200))
+    conflict = outcomes[1 - won].json()
+    assert conflict["state"] == State.ACCEPTED and conflict["detail"]
+    fresh = Grievance.objects.get(pk=case.pk)
+    # One escalation, by the winner: one step above the centre it acted for.
+    assert fresh.escalation_count == 1
+    assert count(case, "escalate") == 1
+    assert fresh.owning_centre == (tree.town_a if won == 0 else tree.county)
+    assert outcomes[won]["ETag"] == f'"{fresh.version}"'
