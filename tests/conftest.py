@@ -13,7 +13,9 @@ from types import SimpleNamespace
 from urllib.parse import urlparse
 
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.utils import translation
 
 from dispatch.models import Department, DepartmentMembership
 from grids.locate import reset_index
@@ -54,6 +56,15 @@ def require_redis():
         _missing("needs Redis: set REDIS_URL=redis://…")
     elif not _port_open(url, 6379):
         _missing(f"Redis at {url} does not answer")
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # LocaleMiddleware activates a request's language in the thread and leaves it there: a
+    # test that asked for English must not leave the next test's thread in English.
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)
