@@ -256,6 +256,30 @@ class GrievanceDetailSerializer(GrievanceListSerializer):
         rating = getattr(obj, "rating", None)
         return RatingSerializer(rating).data if rating else None
 
+    def to_representation(self, obj):
+        data = super().to_representation(obj)
+        if selectors.reporter_only(self.context["request"].user, obj):
+            # A resident with an account reads their case as public tracking shows it: the
+            # public events without staff names or withheld notes, and the outcome only.
+            timeline = [selectors.public_event(e) for e in obj.events.all() if e.public]
+            shown = {e.pk: e for e in timeline}
+            data["events"] = [
+                {
+                    **event,
+                    "actor": None,
+                    "actor_label": "",
+                    "note": shown[event["id"]].note,
+                    "data": shown[event["id"]].data,
+                }
+                for event in data["events"]
+                if event["id"] in shown
+            ]
+            data["result"] = selectors.public_result(obj, timeline)
+            data["attachments"] = [a for a in data["attachments"] if a["public"]]
+            # Their own entry, not the other parties'.
+            data["complainants"] = [c for c in data["complainants"] if c["is_reporter"]]
+        return data
+
 
 class ComplainantInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

@@ -41,13 +41,19 @@ def region_q(user) -> Q:
     return q
 
 
-def cases_for(user, queryset: QuerySet[Grievance] | None = None) -> QuerySet[Grievance]:
+def cases_for(
+    user, queryset: QuerySet[Grievance] | None = None, *, as_reporter: bool = True
+) -> QuerySet[Grievance]:
+    """The cases `user` may see; `as_reporter=False` leaves out those they see only because
+    they reported them (a resident with an account reads those as tracking shows them)."""
     qs = Grievance.objects.all() if queryset is None else queryset
     if not getattr(user, "is_authenticated", False):
         return qs.none()
     if sees_everything(user):
         return qs
-    q = region_q(user) | Q(reporter=user)
+    q = region_q(user)
+    if as_reporter:
+        q |= Q(reporter=user)
     for path in _RELATED_PATHS:
         if _has_path(path):
             # A subquery, not a join: a join would repeat a case once per assignment.

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from grievances import deadlines, services
 from grievances.models import CaseEvent, Complainant, Grievance, State, normalize_tracking_code
+from grievances.scoping import cases_for
 
 # What the reporter sees of each event in the public timeline (no staff names).
 EVENT_LABELS = {
@@ -121,6 +122,15 @@ def overdue_q(now) -> Q:
         Q(state=State.DISPATCHED, report_in_due_at__lt=now)
         | Q(state__in=[State.DISPATCHED, State.IN_PROGRESS], handle_due_at__lt=now)
     )
+
+
+def reporter_only(user, case: Grievance) -> bool:
+    """True when `user` sees `case` only because they reported it (a resident with an
+    account): they read it as public tracking shows it, not as the staff do (internal notes,
+    a mediation agreement's terms)."""
+    if case.reporter_id is None or case.reporter_id != getattr(user, "pk", None):
+        return False
+    return not cases_for(user, as_reporter=False).filter(pk=case.pk).exists()
 
 
 def may_see_personal_data(user, case: Grievance) -> bool:

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 
 from grids.models import Region
 from grids.scoping import scope_regions, sees_everything
-from grievances import selectors, services
+from grievances import selectors, services, views_intake
 from grievances.api import ACTS
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
 from grievances.forms_cases import ACT_FORMS, ActForm, CaseFilter
@@ -227,7 +227,13 @@ def _render_detail(request, case: Grievance, *, bound: ActForm | None = None, st
 
 @login_required
 def case_detail(request, pk: int):
-    return _render_detail(request, _get_case(request, pk))
+    case = _get_case(request, pk)
+    if selectors.reporter_only(request.user, case):
+        # A resident with an account follows their case as tracking shows it: the public
+        # timeline and the outcome, and the acts a reporter has (rate, urge, withdraw).
+        views_intake.prove(request, case)
+        return redirect("track")
+    return _render_detail(request, case)
 
 
 # --- Acts ----------------------------------------------------------------------------------------

@@ -61,7 +61,11 @@ def may_view(request: HttpRequest, attachment: Attachment) -> bool:
     user = _user(request)
     if user is None:
         return False
-    return cases_for(user).filter(pk=attachment.grievance_id).exists()
+    # The reporter of a case they see only as its reporter gets its public photos alone, as
+    # tracking shows them.
+    return (
+        cases_for(user, as_reporter=attachment.public).filter(pk=attachment.grievance_id).exists()
+    )
 
 
 def _visible_attachment(request: HttpRequest, pk: int) -> Attachment:

@@ -244,7 +244,7 @@ def report(request):
     }
     if not staff:
         # The reporter proved the case by sending it: /track/ shows it without retyping.
-        _prove(request, case)
+        prove(request, case)
     return redirect("report-done")
 
 
@@ -337,7 +337,7 @@ def report_done(request):
 # --- /track/ -----------------------------------------------------------------------------------
 
 
-def _prove(request, case: Grievance) -> None:
+def prove(request, case: Grievance) -> None:
     """Remember in the session that this visitor proved `case` (code + phone, or sent it):
     the tracking page shows it, and the photo view shows its public photos."""
     request.session[TRACK_KEY] = case.pk
@@ -483,7 +483,7 @@ def _lookup(request):
         # A wrong code and a wrong phone give the same answer.
         form.add_error(None, _("No case matches this code and phone number."))
         return _render_track(request, form)
-    _prove(request, case)
+    prove(request, case)
     return redirect("track")
 
 

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from grievances.models import Attachment, Grievance, State
 from mediation import services
 from mediation.models import MediationCase, Referral
+from tests.factories import UserFactory
 from tests.grievances.conftest import PHONE
 from tests.mediation.conftest import URLS, client_for, detail, open_mediation, token_of
 from tests.mediation.test_signing import draft, sign_as_mediator, sign_as_party
@@ -136,3 +137,25 @@ def test_scans_of_an_agreement_signed_on_paper_are_not_public(roster, appointed,
     assert scan.public is False
     case = Grievance.objects.get(pk=appointed.grievance_id)
     assert f"/cases/attachments/{scan.pk}/" not in tracked_page(case)
+
+
+def test_a_reporter_with_an_account_reads_the_outcome_not_the_terms(settled):
+    """A resident who reported through their account (and holds no role over the case)
+    reads it as tracking shows it, on the API and on the case page."""
+    resident = UserFactory()
+    Grievance.objects.filter(pk=settled.pk).update(reporter=resident)
+    api = APIClient(HTTP_ACCEPT_LANGUAGE="en")
+    api.force_authenticate(resident)
+    body = api.get(f"/api/v1/grievances/{settled.pk}/").json()
+    assert_nothing_of_the_terms(json.dumps(body, ensure_ascii=False))
+    assert body["result"].startswith("Settled by mediation")
+    assert body["events"] and all(e["public"] and e["actor"] is None for e in body["events"])
+
+    page = Client(HTTP_ACCEPT_LANGUAGE="en")
+    page.force_login(resident)
+    r = page.get(f"/cases/{settled.pk}/")
+    assert r.status_code == 302 and r["Location"] == "/track/"
+    text = unescape(page.get("/track/").content.decode())
+    assert settled.display_code in text
+    assert "Settled by mediation" in text
+    assert_nothing_of_the_terms(text)
