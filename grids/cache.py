@@ -113,37 +113,28 @@ class FailSoftRedisCache(RedisCache):
                 self.mark_down(exc)
         return getattr(self.fallback, name)(*args, **kwargs)
 
-    # --- every operation of BaseCache that RedisCache implements ---------------------------
 
-    def add(self, *args, **kwargs):
-        return self._call("add", *args, **kwargs)
+def _fail_soft(name: str):
+    def operation(self, *args, **kwargs):
+        return self._call(name, *args, **kwargs)
 
-    def get(self, *args, **kwargs):
-        return self._call("get", *args, **kwargs)
+    operation.__name__ = operation.__qualname__ = name
+    return operation
 
-    def set(self, *args, **kwargs):
-        return self._call("set", *args, **kwargs)
 
-    def touch(self, *args, **kwargs):
-        return self._call("touch", *args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        return self._call("delete", *args, **kwargs)
-
-    def get_many(self, *args, **kwargs):
-        return self._call("get_many", *args, **kwargs)
-
-    def has_key(self, *args, **kwargs):
-        return self._call("has_key", *args, **kwargs)
-
-    def incr(self, *args, **kwargs):
-        return self._call("incr", *args, **kwargs)
-
-    def set_many(self, *args, **kwargs):
-        return self._call("set_many", *args, **kwargs)
-
-    def delete_many(self, *args, **kwargs):
-        return self._call("delete_many", *args, **kwargs)
-
-    def clear(self):
-        return self._call("clear")
+# Every operation of BaseCache that RedisCache implements; the rest (get_or_set, decr,
+# the async variants...) are built on these.
+for _name in (
+    "add",
+    "get",
+    "set",
+    "touch",
+    "delete",
+    "get_many",
+    "has_key",
+    "incr",
+    "set_many",
+    "delete_many",
+    "clear",
+):
+    setattr(FailSoftRedisCache, _name, _fail_soft(_name))

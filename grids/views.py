@@ -258,11 +258,12 @@ def server_error(request):
             css_url = static("css/app.css")
         except ValueError:  # a manifest storage without the entry: plain page rather than none
             css_url = ""
-        template = loader.get_template("503.html" if unavailable else "500.html")
-        response = HttpResponse(
-            template.render({"LANGUAGE_CODE": get_language() or "zh-hans", "css_url": css_url}),
-            status=status,
-        )
+        context = {
+            "LANGUAGE_CODE": get_language() or "zh-hans",
+            "css_url": css_url,
+            "unavailable": unavailable,
+        }
+        response = HttpResponse(loader.get_template("500.html").render(context), status=status)
     if unavailable:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
