@@ -6,6 +6,7 @@ Checks on an act run in this order: 404 outside the caller's scope (the scoped q
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
@@ -16,13 +17,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from grids.api import RegionRefSerializer
+from grids.api_input import CursorPages, IdField
 from grids.limits import WindowThrottle
 from grids.models import Region
 from grievances import intake, selectors, services
@@ -43,6 +44,11 @@ from grievances.models import (
     normalize_tracking_code,
 )
 from grievances.scoping import cases_for
+
+# What one request may carry besides photos (MAX_PER_CASE) and complainants (the setting
+# MAX_COMPLAINANTS): one lead and its assisting departments, and the parties of a dispute.
+MAX_DEPARTMENTS = 20
+MAX_PARTIES = 30
 
 # --- Errors ------------------------------------------------------------------------------------
 
@@ -289,7 +295,11 @@ class GrievanceCreateSerializer(serializers.Serializer):
     )
     address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     source = serializers.ChoiceField(choices=Source.choices, required=False)
-    complainants = ComplainantInputSerializer(many=True, required=False)
+    complainants = ComplainantInputSerializer(
+        many=True,
+        required=False,
+        max_length=settings.MAX_COMPLAINANTS,
+    )
     risk_petition = serializers.BooleanField(required=False, default=False)
     risk_extreme = serializers.BooleanField(required=False, default=False)
     risk_group = serializers.BooleanField(required=False, default=False)
@@ -495,10 +505,9 @@ class UploadInput(serializers.Serializer):
     public = serializers.BooleanField(required=False, default=False)
 
 
-class CasePagination(CursorPagination):
+class CasePagination(CursorPages):
     page_size = 25
     max_page_size = 100
-    page_size_query_param = "page_size"
     ordering = ("-created_at", "-id")
 
 
@@ -526,14 +535,17 @@ class RejectInput(serializers.Serializer):
     reason_code = serializers.ChoiceField(choices=RejectReason.choices)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     duplicate_of = serializers.CharField(
-        required=False, help_text=gettext_lazy("tracking code or id of the original case")
+        required=False,
+        max_length=40,
+        help_text=gettext_lazy("tracking code or id of the original case"),
     )
 
 
 class DispatchInput(NoteInput):
     departments = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=IdField(),
         required=False,
+        max_length=MAX_DEPARTMENTS,
         help_text=gettext_lazy("Department ids, the lead first (吹哨 to departments)."),
     )
     proposed = serializers.BooleanField(
@@ -573,7 +585,7 @@ def _dispatch(case, user, data):
 
 class AttachmentIdsMixin(serializers.Serializer):
     attachments = serializers.ListField(
-        child=serializers.IntegerField(), required=False, default=list
+        child=IdField(), required=False, default=list, max_length=MAX_PER_CASE
     )
 
 
@@ -618,7 +630,7 @@ class MediatePartyInput(serializers.Serializer):
         help_text=gettext_lazy("Household number (户号), for the recusal rule."),
     )
     work_unit = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
-    user = serializers.IntegerField(
+    user = IdField(
         required=False, allow_null=True, default=None, help_text=gettext_lazy("Account id.")
     )
 
@@ -627,7 +639,7 @@ class MediateInput(NoteInput):
     """Without parties the case only goes to mediating; with them (two or more) the
     mediation app opens its mediation case, each party with a personal link."""
 
-    parties = MediatePartyInput(many=True, required=False)
+    parties = MediatePartyInput(many=True, required=False, max_length=MAX_PARTIES)
     choice_days = serializers.IntegerField(
         min_value=0,
         max_value=30,
@@ -670,7 +682,7 @@ def _duplicate_of(case, user, ref):
     qs = cases_for(user)
     code = normalize_tracking_code(str(ref))
     found = qs.filter(tracking_code=code).first()
-    if found is None and str(ref).isdigit():
+    if found is None and str(ref).isascii() and str(ref).isdigit():
         found = qs.filter(pk=int(ref)).first()
     if found is None:
         raise services.InvalidInput(_("No such case in your area."), field="duplicate_of")
@@ -748,7 +760,6 @@ class GrievanceViewSet(
     """Cases in the caller's scope, and every move and act on them."""
 
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
     filterset_class = GrievanceFilter
     pagination_class = CasePagination
 
@@ -920,7 +931,6 @@ class PublicGrievanceCreateView(APIView):
 
     permission_classes = [AllowAny]
     throttle_classes = [PublicCreateThrottle]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
         request=PublicGrievanceCreateSerializer,
