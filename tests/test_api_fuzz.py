@@ -2,10 +2,10 @@
 
 Schemathesis draws requests for every operation of /api/schema/ (valid ones and, as often,
 invalid ones: wrong types, missing fields, odd strings, numbers out of range) and sends them
-to the Django WSGI application in this process, once anonymously and once as a centre
-worker with an API token. No answer may be a 5xx. Each example runs inside a savepoint that
-is rolled back, and the throttles' counters are cleared, so what one example writes does
-not change what the next one meets.
+to the Django WSGI application in this process: anonymously and as a centre worker with an
+API token, all operations; as a department worker and as a mediator, their own. No answer
+may be a 5xx. Each example runs inside a savepoint that is rolled back, and the throttles'
+counters are cleared, so what one example writes does not change what the next one meets.
 
 Every request is sent twice: as drawn, and with its path's id or code replaced by one of a
 real row (a case in each main state, its whistle's assignment, its mediation, a region, a
@@ -36,6 +36,9 @@ from schemathesis.checks import not_a_server_error
 
 from grievances import services
 from grievances.models import Grievance, State
+from mediation.models import MediationOrg, Mediator
+from mediation.services import Actor, mediation_assign
+from tests.factories import UserFactory
 from tests.grievances.conftest import advance, new_case
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db]
@@ -95,13 +98,19 @@ def world(tree, people, depts):
     )
     assignment = to_depts.whistles.get().assignments.get()
     mediation = dispute.mediation_case
+    org = MediationOrg.objects.create(
+        name="泽当街道人民调解委员会", kind="peoples", region=tree.town_a
+    )
+    mediator_user = UserFactory(username="fuzz_mediator")
+    mediator = Mediator.objects.create(name="卓玛", organisation=org, user=mediator_user)
+    mediation_assign(mediation, Actor.of(people.centre_staff), mediator=mediator)
     ids = {
         "grievances": [submitted.pk, accepted.pk, handled.pk, to_depts.pk, dispute.pk],
         "assignments": [assignment.pk],
         "mediation-cases": [mediation.pk],
         "departments": [depts.police.pk],
-        "mediators": [],
-        "mediation-orgs": [],
+        "mediators": [mediator.pk],
+        "mediation-orgs": [org.pk],
         "return-visits": [],
         "routing-rules": [],
         "exports": [],
@@ -111,8 +120,15 @@ def world(tree, people, depts):
         "categories": ["hazard.road", "dispute"],
         "track": [c.display_code for c in Grievance.objects.order_by("pk")],
     }
-    token = Token.objects.create(user=people.centre_staff)
-    return {"ids": ids, "codes": codes, "token": token.key}
+    tokens = {
+        who: Token.objects.create(user=user).key
+        for who, user in (
+            ("centre", people.centre_staff),
+            ("department", depts.staff.police),
+            ("mediator", mediator_user),
+        )
+    }
+    return {"ids": ids, "codes": codes, "tokens": tokens}
 
 
 def _real_path_parameters(case, world) -> dict | None:
@@ -153,11 +169,14 @@ def _run(case, world, headers: dict | None = None) -> None:
         _check(case, _call(case, headers))
 
 
-def _fuzz(operations, world, headers: dict | None = None) -> None:
-    """Every operation with EXAMPLES drawn requests, valid and invalid alike; the failures of
-    all operations are reported together."""
+def _fuzz(operations, world, who: str | None = None, under: str = "/api/v1/") -> None:
+    """Every operation under `under` with EXAMPLES drawn requests, valid and invalid alike,
+    anonymously or with the token of `who`; the failures are reported together."""
+    headers = {"Authorization": f"Token {world['tokens'][who]}"} if who else None
     failures = []
     for operation in operations:
+        if not operation.path.startswith(under):
+            continue
         drawn = st.one_of(
             operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
             operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
@@ -187,4 +206,13 @@ def test_no_server_error_for_anyone(operations, world):
 
 
 def test_no_server_error_for_a_centre_worker(operations, world):
-    _fuzz(operations, world, headers={"Authorization": f"Token {world['token']}"})
+    _fuzz(operations, world, "centre")
+
+
+def test_no_server_error_for_a_department_worker(operations, world):
+    # The department's side: its whistles' assignments and its notifications.
+    _fuzz(operations, world, "department", under="/api/v1/assignments/")
+
+
+def test_no_server_error_for_a_mediator(operations, world):
+    _fuzz(operations, world, "mediator", under="/api/v1/mediation-cases/")
