@@ -28,6 +28,11 @@ REPORT = {
 }
 
 
+def api() -> APIClient:
+    # English answers: the assertions read the source messages.
+    return APIClient(HTTP_ACCEPT_LANGUAGE="en")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_throttles():
     # The public report is throttled per address in the cache: each test starts afresh.
@@ -57,62 +62,62 @@ def many_regions(db):
 
 
 def test_a_huge_limit_is_cut_to_200_rows(many_regions):
-    r = APIClient().get("/api/v1/regions/", {"limit": 100000})
+    r = api().get("/api/v1/regions/", {"limit": 100000})
     assert r.status_code == 200
     assert r.json()["count"] == 250
     assert len(r.json()["results"]) == 200
 
 
 def test_page_size_is_another_name_for_limit_and_is_cut_too(many_regions):
-    r = APIClient().get("/api/v1/regions/", {"page_size": 5000})
+    r = api().get("/api/v1/regions/", {"page_size": 5000})
     assert r.status_code == 200
     assert len(r.json()["results"]) == 200
-    r = APIClient().get("/api/v1/regions/", {"page_size": 10, "page": 3})
+    r = api().get("/api/v1/regions/", {"page_size": 10, "page": 3})
     rows = r.json()["results"]
-    everything = APIClient().get("/api/v1/regions/", {"limit": 200}).json()["results"]
+    everything = api().get("/api/v1/regions/", {"limit": 200}).json()["results"]
     assert [row["code"] for row in rows] == [row["code"] for row in everything[20:30]]
 
 
 def test_the_default_page_stays_50(many_regions):
-    r = APIClient().get("/api/v1/regions/")
+    r = api().get("/api/v1/regions/")
     assert len(r.json()["results"]) == 50
 
 
 @pytest.mark.parametrize("param", ["limit", "offset", "page", "page_size"])
 @pytest.mark.parametrize("value", ["abc", "-1", TWENTY_DIGITS, "1.5", "١٢"])
 def test_a_bad_page_number_is_a_400_naming_the_parameter(tree, param, value):
-    r = APIClient().get("/api/v1/regions/", {param: value})
+    r = api().get("/api/v1/regions/", {param: value})
     assert r.status_code == 400, r.content
     assert list(r.json()) == [param]
 
 
 def test_the_twenty_digit_limit_of_the_report_is_a_400_not_a_500(tree):
-    r = APIClient().get(f"/api/v1/regions/?limit={TWENTY_DIGITS}")
+    r = api().get(f"/api/v1/regions/?limit={TWENTY_DIGITS}")
     assert r.status_code == 400
     assert "limit" in r.json()
 
 
 def test_a_zero_page_size_is_refused_and_a_zero_offset_is_the_start(tree):
-    assert APIClient().get("/api/v1/regions/", {"limit": 0}).status_code == 400
-    assert APIClient().get("/api/v1/regions/", {"page": 0}).status_code == 400
-    r = APIClient().get("/api/v1/regions/", {"offset": 0})
+    assert api().get("/api/v1/regions/", {"limit": 0}).status_code == 400
+    assert api().get("/api/v1/regions/", {"page": 0}).status_code == 400
+    r = api().get("/api/v1/regions/", {"offset": 0})
     assert r.status_code == 200 and r.json()["count"] == 11
 
 
 def test_an_offset_past_the_end_is_an_empty_page(tree):
-    r = APIClient().get("/api/v1/regions/", {"offset": "9223372036854775807"})
+    r = api().get("/api/v1/regions/", {"offset": "9223372036854775807"})
     assert r.status_code == 200
     assert r.json()["results"] == []
 
 
 def test_a_page_past_what_the_database_counts_is_refused(tree):
-    r = APIClient().get("/api/v1/regions/", {"page": "9223372036854775807", "page_size": 200})
+    r = api().get("/api/v1/regions/", {"page": "9223372036854775807", "page_size": 200})
     assert r.status_code == 400
     assert list(r.json()) == ["page"]
 
 
 def test_the_case_list_refuses_a_bad_page_size_and_cuts_a_large_one(people):
-    client = APIClient()
+    client = api()
     client.force_authenticate(people.centre_staff)
     for value in ("abc", "-1", TWENTY_DIGITS):
         r = client.get("/api/v1/grievances/", {"page_size": value})
@@ -126,7 +131,7 @@ def test_the_case_list_refuses_a_bad_page_size_and_cuts_a_large_one(people):
 
 
 def test_notifications_refuse_a_bad_limit(people):
-    client = APIClient()
+    client = api()
     client.force_authenticate(people.centre_staff)
     r = client.get("/api/v1/notifications/", {"limit": TWENTY_DIGITS})
     assert r.status_code == 400
@@ -163,7 +168,7 @@ def test_pages_with_a_page_number_never_fail(client, people, value):
 
 
 def post_raw(body: bytes | str, url: str = "/api/v1/public/grievances/"):
-    return APIClient().generic("POST", url, body, content_type="application/json")
+    return api().generic("POST", url, body, content_type="application/json")
 
 
 def test_a_body_nested_3000_deep_is_a_400_with_a_message(tree):
@@ -194,7 +199,7 @@ def test_a_body_under_the_limits_is_taken(tree):
 
 
 def test_every_json_endpoint_parses_the_same_way(people):
-    client = APIClient()
+    client = api()
     client.force_authenticate(people.centre_staff)
     case = new_case(people.grid_worker)
     r = client.generic(

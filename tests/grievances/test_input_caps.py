@@ -175,3 +175,37 @@ def test_the_console_refuses_more_than_100_ticked_cases(client, people):
     r = client.post("/console/dispatch/", {"case": ["1"] * 101}, follow=True)
     assert r.status_code == 200
     assert "100" in r.content.decode()
+
+
+def _page_report(n: int) -> dict:
+    data = {
+        "category": "hazard.road",
+        "title": "征地补偿款未发放",
+        "description": "村民集体反映补偿款迟迟未发放",
+        "urgency": "",
+        "lng": "91.2",
+        "lat": "29.7",
+        "address": "",
+        "people-TOTAL_FORMS": str(n),
+        "people-INITIAL_FORMS": "0",
+        "people-MIN_NUM_FORMS": "0",
+        "people-MAX_NUM_FORMS": "1000",
+    }
+    for i in range(n):
+        data[f"people-{i}-name"] = f"村民{i}"
+        data[f"people-{i}-phone"] = f"1390000{i:04d}"
+        data[f"people-{i}-id_number"] = ""
+    return data
+
+
+def test_the_report_page_takes_a_group_of_40_and_refuses_more_than_100(client, people):
+    client.force_login(people.grid_worker)
+    r = client.post("/report/", _page_report(150))
+    assert r.status_code == 200
+    assert "100" in r.content.decode()
+    assert not Grievance.objects.exists()
+    # 1,000 rows are more fields than Django reads from one form post.
+    assert client.post("/report/", _page_report(1000)).status_code == 400
+    r = client.post("/report/", _page_report(40))
+    assert r.status_code == 302
+    assert Grievance.objects.get().complainants.count() == 40
