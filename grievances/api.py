@@ -65,7 +65,9 @@ def error_response(exc: services.CaseError) -> Response:
 
 
 class CategorySerializer(serializers.ModelSerializer):
-    parent = serializers.CharField(source="parent.code", default=None, read_only=True)
+    parent = serializers.CharField(
+        source="parent.code", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Category
@@ -205,7 +207,9 @@ class GrievanceDetailSerializer(GrievanceListSerializer):
     durations = serializers.SerializerMethodField()
     rating = serializers.SerializerMethodField()
     handler_region = RegionRefSerializer(allow_null=True)
-    duplicate_of = serializers.CharField(source="duplicate_of.display_code", default=None)
+    duplicate_of = serializers.CharField(
+        source="duplicate_of.display_code", default=None, allow_null=True
+    )
 
     class Meta(GrievanceListSerializer.Meta):
         fields = [
@@ -820,7 +824,13 @@ class GrievanceViewSet(
             400: OpenApiResponse(description="photos"),
         },
     )
-    @action(detail=True, methods=["post"], url_path="attachments", parser_classes=[MultiPartParser])
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="attachments",
+        parser_classes=[MultiPartParser],
+        pagination_class=None,  # the photos saved, as a plain list
+    )
     def upload(self, request, pk=None):
         """Upload photos to a case (then name their ids in `handle` or `note`)."""
         case = self.get_object()
