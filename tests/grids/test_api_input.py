@@ -210,3 +210,32 @@ def test_every_json_endpoint_parses_the_same_way(people):
     )
     assert r.status_code == 400
     assert "nested deeper" in r.json()["detail"]
+
+
+# --- Text PostgreSQL refuses
+
+
+def test_a_nul_character_in_the_address_is_a_400(people, client):
+    api_client = api()
+    api_client.force_authenticate(people.centre_staff)
+    r = api_client.get("/api/v1/figures/", {"region": "\x00540502001000"})
+    assert r.status_code == 400
+    assert "NUL" in r.json()["detail"]
+    assert api_client.get("/api/v1/categories/%00/").status_code == 400
+    client.force_login(people.centre_staff)
+    assert client.get("/cases/", {"q": "漏水\x00"}).status_code == 400
+
+
+def test_an_instant_with_an_offset_postgresql_does_not_take_is_compared_in_utc(people):
+    new_case(people.grid_worker)
+    client = api()
+    client.force_authenticate(people.centre_staff)
+    # ISO 8601 allows offsets up to ±23:59; PostgreSQL only up to ±15:59.
+    r = client.get("/api/v1/grievances/", {"created_after": "2000-01-01T00:00:00+23:37"})
+    assert r.status_code == 200, r.content
+    assert len(r.json()["results"]) == 1
+    r = client.get("/api/v1/grievances/", {"created_before": "2000-01-01T00:00:00+23:37"})
+    assert r.json()["results"] == []
+    r = client.get("/api/v1/grievances/", {"created_after": "0001-01-01T00:00:00+23:00"})
+    assert r.status_code == 400
+    assert list(r.json()) == ["created_after"]
