@@ -35,9 +35,9 @@ run: demo
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The fast part alone: no real browser, no real worker.
+# The fast part alone: no real browser, no real worker, no fuzzing of the API.
 test-fast: install
-	$(BIN)/python -m pytest -m "not browser and not integration" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not browser and not integration and not fuzz" $(PYTEST_ARGS)
 
 # The README's pictures: the browser tests take them, this copies them to docs/screenshots.
 screenshots: install

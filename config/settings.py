@@ -85,6 +85,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "grids.middleware.RefuseNulCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -373,14 +374,29 @@ if env_str("S3_BUCKET"):
     }
 
 # --- API --------------------------------------------------------------------------------
+# What one API request may carry (grids/api_input.py): a page of at most this many rows
+# (a larger limit or page_size is cut to it), a JSON body of at most this many bytes and
+# levels of nesting (larger or deeper ones answer 400; photos come as multipart).
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
+API_MAX_JSON_BYTES = env_int("API_MAX_JSON_BYTES", 1024 * 1024)
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
+# Complainants on one case: a group case (群体) of a few dozen people fits; more is a 400.
+MAX_COMPLAINANTS = env_int("MAX_COMPLAINANTS", 100)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "grids.api_input.LimitOffsetPages",
     "PAGE_SIZE": 50,
+    # JSON bodies bounded in size and depth; forms and photos as DRF parses them.
+    "DEFAULT_PARSER_CLASSES": [
+        "grids.api_input.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # The client's address for throttles and sign-in lockouts: the connection's, or behind

@@ -7,13 +7,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dispatch import notifications
 from dispatch.models import Notification
+from grids.api_input import IdField, LimitOffsetPages
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -40,7 +40,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         return obj.read_at is not None
 
 
-class NotificationPagination(LimitOffsetPagination):
+class NotificationPagination(LimitOffsetPages):
     """Limit/offset pages that also carry the caller's unread count (for the bell)."""
 
     unread_count = 0
@@ -106,11 +106,15 @@ class NotificationListView(ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
+# Ids in one "mark read" request: a page of notifications at the API's largest page size.
+MAX_MARK_READ = 200
+
+
 class MarkReadInput(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         required=False,
-        max_length=1000,
+        max_length=MAX_MARK_READ,
         help_text="The notifications to mark read (the caller's own; other ids are ignored).",
     )
     all = serializers.BooleanField(

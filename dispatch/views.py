@@ -28,8 +28,10 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from dispatch import selectors, services
+from dispatch.api_notifications import MAX_MARK_READ
 from dispatch.forms import INBOX_FORMS, AssignmentActForm, ConsoleFilter
 from dispatch.models import Assignment
+from grids.api_input import db_ids
 from grids.scoping import sees_everything
 from grievances.models import Grievance, State
 from grievances.scoping import cases_for
@@ -184,12 +186,11 @@ def console_bulk_dispatch(request):
     the others, and each failure is said with its case code."""
     _require_centre_staff(request)
     user = request.user
-    ids = []
-    for raw in request.POST.getlist("case")[:MAX_BULK]:
-        try:
-            ids.append(int(raw))
-        except ValueError:
-            continue
+    ticked = request.POST.getlist("case")
+    if len(ticked) > MAX_BULK:
+        messages.error(request, _("Tick at most %(n)s cases at once.") % {"n": MAX_BULK})
+        return _back_to_console(request)
+    ids = db_ids(ticked)
     if not ids:
         messages.warning(request, _("Tick the cases whose proposals you want to dispatch."))
         return _back_to_console(request)
@@ -367,7 +368,11 @@ def notifications(request):
     from dispatch.notifications import mark_read
 
     if request.method == "POST":
-        ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+        posted = request.POST.getlist("ids")
+        if len(posted) > MAX_MARK_READ:
+            messages.error(request, _("Mark at most %(n)s notices at once.") % {"n": MAX_MARK_READ})
+            return redirect("notifications")
+        ids = db_ids(posted)
         if request.POST.get("all"):
             mark_read(request.user, everything=True)
         elif ids:

@@ -7,9 +7,11 @@ import json
 from axes import admin as axes_admin
 from axes.models import AccessAttempt
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
+from django.forms.fields import InvalidJSONInput
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
@@ -20,6 +22,7 @@ from mptt.admin import MPTTModelAdmin
 
 # The working-day calendar's admin lives in its own module; importing it registers it.
 from grids import admin_calendar  # noqa: F401
+from grids.api_input import json_depth_exceeds
 from grids.geometry import GeometryError, parse_boundary, to_geojson
 from grids.lockout import LockoutHandler, forget
 from grids.models import Membership, Region, RegionBoundary, User
@@ -81,11 +84,33 @@ class BoundaryWidget(LeafletAdminWidget):
         return value if isinstance(value, str) else json.dumps(value)
 
 
+class BoundaryJSONField(forms.JSONField):
+    """Django's JSON form field, refusing text nested deeper than API_MAX_JSON_DEPTH before
+    parsing it: thousands of nested arrays made the parser recurse into a 500, both on
+    cleaning and on showing the value again with its error."""
+
+    def _too_deep(self, value) -> bool:
+        return isinstance(value, str) and json_depth_exceeds(value, settings.API_MAX_JSON_DEPTH)
+
+    def to_python(self, value):
+        if not self.disabled and self._too_deep(value):
+            raise forms.ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"value": value}
+            )
+        return super().to_python(value)
+
+    def bound_data(self, data, initial):
+        if not self.disabled and self._too_deep(data):
+            return InvalidJSONInput(data)
+        return super().bound_data(data, initial)
+
+
 class RegionBoundaryForm(forms.ModelForm):
     class Meta:
         model = RegionBoundary
         fields = ["region", "geometry"]
         widgets = {"geometry": BoundaryWidget}
+        field_classes = {"geometry": BoundaryJSONField}
         labels = {"region": _("region"), "geometry": _("boundary")}
         help_texts = {
             "geometry": _(

@@ -28,7 +28,9 @@ class RegionRefSerializer(serializers.ModelSerializer):
 
 
 class RegionSerializer(serializers.ModelSerializer):
-    parent = serializers.CharField(source="parent.code", default=None, read_only=True)
+    parent = serializers.CharField(
+        source="parent.code", default=None, read_only=True, allow_null=True
+    )
     bbox = serializers.SerializerMethodField()
     centroid = serializers.SerializerMethodField()
 

@@ -61,7 +61,8 @@ def parse_boundary(value) -> tuple[Polygon | MultiPolygon, bool]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: arrays nested thousands deep, which no boundary is.
             raise GeometryError(_("the boundary is not valid JSON")) from None
     if not isinstance(value, dict):
         raise GeometryError(_("the boundary must be a GeoJSON object"))

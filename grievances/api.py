@@ -6,23 +6,28 @@ Checks on an act run in this order: 404 outside the caller's scope (the scoped q
 
 from __future__ import annotations
 
+from datetime import UTC
+
+from django import forms
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from grids.api import RegionRefSerializer
+from grids.api_input import CursorPages, IdField
 from grids.limits import WindowThrottle
 from grids.models import Region
 from grievances import intake, selectors, services
@@ -45,6 +50,11 @@ from grievances.models import (
 )
 from grievances.scoping import cases_for
 
+# What one request may carry besides photos (MAX_PER_CASE) and complainants (the setting
+# MAX_COMPLAINANTS): one lead and its assisting departments, and the parties of a dispute.
+MAX_DEPARTMENTS = 20
+MAX_PARTIES = 30
+
 # --- Errors ------------------------------------------------------------------------------------
 
 
@@ -60,7 +70,9 @@ def error_response(exc: services.CaseError) -> Response:
 
 
 class CategorySerializer(serializers.ModelSerializer):
-    parent = serializers.CharField(source="parent.code", default=None, read_only=True)
+    parent = serializers.CharField(
+        source="parent.code", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Category
@@ -200,7 +212,9 @@ class GrievanceDetailSerializer(GrievanceListSerializer):
     durations = serializers.SerializerMethodField()
     rating = serializers.SerializerMethodField()
     handler_region = RegionRefSerializer(allow_null=True)
-    duplicate_of = serializers.CharField(source="duplicate_of.display_code", default=None)
+    duplicate_of = serializers.CharField(
+        source="duplicate_of.display_code", default=None, allow_null=True
+    )
 
     class Meta(GrievanceListSerializer.Meta):
         fields = [
@@ -314,7 +328,11 @@ class GrievanceCreateSerializer(serializers.Serializer):
     )
     address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     source = serializers.ChoiceField(choices=Source.choices, required=False)
-    complainants = ComplainantInputSerializer(many=True, required=False)
+    complainants = ComplainantInputSerializer(
+        many=True,
+        required=False,
+        max_length=settings.MAX_COMPLAINANTS,
+    )
     risk_petition = serializers.BooleanField(required=False, default=False)
     risk_extreme = serializers.BooleanField(required=False, default=False)
     risk_group = serializers.BooleanField(required=False, default=False)
@@ -462,6 +480,24 @@ class TrackedSerializer(serializers.Serializer):
 # --- Filters ------------------------------------------------------------------------------------
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 instant, sent to the database in UTC: PostgreSQL refuses an offset past
+    ±15:59 (a 500 for ?created_after=2026-05-10T10:30:13+23:37), which ISO 8601 allows."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # the first or last day of year 1 or 9999, moved past it
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class GrievanceFilter(filters.FilterSet):
     state = filters.MultipleChoiceFilter(choices=State.choices)
     category = filters.CharFilter(method="filter_category", label=gettext_lazy("category code"))
@@ -473,8 +509,8 @@ class GrievanceFilter(filters.FilterSet):
         method="filter_risk",
         choices=[("petition", "petition"), ("extreme", "extreme"), ("group", "group")],
     )
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = filters.CharFilter(method="filter_text", label=gettext_lazy("text search"))
 
     class Meta:
@@ -520,10 +556,9 @@ class UploadInput(serializers.Serializer):
     public = serializers.BooleanField(required=False, default=False)
 
 
-class CasePagination(CursorPagination):
+class CasePagination(CursorPages):
     page_size = 25
     max_page_size = 100
-    page_size_query_param = "page_size"
     ordering = ("-created_at", "-id")
 
 
@@ -551,14 +586,17 @@ class RejectInput(serializers.Serializer):
     reason_code = serializers.ChoiceField(choices=RejectReason.choices)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     duplicate_of = serializers.CharField(
-        required=False, help_text=gettext_lazy("tracking code or id of the original case")
+        required=False,
+        max_length=40,
+        help_text=gettext_lazy("tracking code or id of the original case"),
     )
 
 
 class DispatchInput(NoteInput):
     departments = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=IdField(),
         required=False,
+        max_length=MAX_DEPARTMENTS,
         help_text=gettext_lazy("Department ids, the lead first (吹哨 to departments)."),
     )
     proposed = serializers.BooleanField(
@@ -598,7 +636,7 @@ def _dispatch(case, user, data):
 
 class AttachmentIdsMixin(serializers.Serializer):
     attachments = serializers.ListField(
-        child=serializers.IntegerField(), required=False, default=list
+        child=IdField(), required=False, default=list, max_length=MAX_PER_CASE
     )
 
 
@@ -643,7 +681,7 @@ class MediatePartyInput(serializers.Serializer):
         help_text=gettext_lazy("Household number (户号), for the recusal rule."),
     )
     work_unit = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
-    user = serializers.IntegerField(
+    user = IdField(
         required=False, allow_null=True, default=None, help_text=gettext_lazy("Account id.")
     )
 
@@ -652,7 +690,7 @@ class MediateInput(NoteInput):
     """Without parties the case only goes to mediating; with them (two or more) the
     mediation app opens its mediation case, each party with a personal link."""
 
-    parties = MediatePartyInput(many=True, required=False)
+    parties = MediatePartyInput(many=True, required=False, max_length=MAX_PARTIES)
     choice_days = serializers.IntegerField(
         min_value=0,
         max_value=30,
@@ -695,7 +733,7 @@ def _duplicate_of(case, user, ref):
     qs = cases_for(user)
     code = normalize_tracking_code(str(ref))
     found = qs.filter(tracking_code=code).first()
-    if found is None and str(ref).isdigit():
+    if found is None and str(ref).isascii() and str(ref).isdigit():
         found = qs.filter(pk=int(ref)).first()
     if found is None:
         raise services.InvalidInput(_("No such case in your area."), field="duplicate_of")
@@ -774,7 +812,6 @@ class GrievanceViewSet(
     """Cases in the caller's scope, and every move and act on them."""
 
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
     filterset_class = GrievanceFilter
     pagination_class = CasePagination
 
@@ -836,7 +873,13 @@ class GrievanceViewSet(
             400: OpenApiResponse(description="photos"),
         },
     )
-    @action(detail=True, methods=["post"], url_path="attachments", parser_classes=[MultiPartParser])
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="attachments",
+        parser_classes=[MultiPartParser],
+        pagination_class=None,  # the photos saved, as a plain list
+    )
     def upload(self, request, pk=None):
         """Upload photos to a case (then name their ids in `handle` or `note`)."""
         case = self.get_object()
@@ -962,7 +1005,6 @@ class PublicGrievanceCreateView(APIView):
 
     permission_classes = [AllowAny]
     throttle_classes = [PublicCreateThrottle]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
         request=PublicGrievanceCreateSerializer,

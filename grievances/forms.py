@@ -7,6 +7,7 @@ case themselves. Field errors carry messages a resident can act on.
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.db.models import Q
 from django.utils.functional import lazy
 from django.utils.translation import get_language, gettext, pgettext_lazy
@@ -132,8 +133,15 @@ class BaseComplainantFormSet(forms.BaseFormSet):
         ]
 
 
+# The same cap as the API's (MAX_COMPLAINANTS): a group case (群体) of a few dozen fits.
+# absolute_max at the cap too: a post claiming thousands of rows builds no more forms.
 ComplainantFormSet = forms.formset_factory(
-    ComplainantForm, formset=BaseComplainantFormSet, extra=1, max_num=30, validate_max=True
+    ComplainantForm,
+    formset=BaseComplainantFormSet,
+    extra=1,
+    max_num=settings.MAX_COMPLAINANTS,
+    absolute_max=settings.MAX_COMPLAINANTS,
+    validate_max=True,
 )
 
 

@@ -15,10 +15,11 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django_filters import rest_framework as filters
 from django_filters.widgets import BooleanWidget
 
+from grids.api_input import MAX_DB_INT
 from grids.models import Level, Region
 from grids.scoping import sees_everything
 from grievances import services
-from grievances.api import GrievanceFilter
+from grievances.api import MAX_DEPARTMENTS, GrievanceFilter
 from grievances.attachments import MAX_PER_CASE
 from grievances.models import (
     Category,
@@ -234,6 +235,30 @@ class RejectForm(ActForm):
         return data
 
 
+class CappedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Rows ticked by id, at most `max_count`, each an id the database can hold: checked
+    before the one `IN (...)` query, which a long list or a 20-digit id made fail."""
+
+    def __init__(self, *args, max_count: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_count = max_count
+
+    def clean(self, value):
+        if value and len(value) > self.max_count:
+            raise forms.ValidationError(
+                _("Choose at most %(n)s.") % {"n": self.max_count}, code="max_count"
+            )
+        for pk in value or []:
+            raw = str(pk)
+            if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_DB_INT:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": raw},
+                )
+        return super().clean(value)
+
+
 class DispatchForm(ActForm):
     """Whistle departments (a lead and assisting ones), take the routing proposal, or send
     the case down to a grid or village inside the owning centre."""
@@ -250,11 +275,12 @@ class DispatchForm(ActForm):
     lead = forms.ModelChoiceField(
         label=gettext_lazy("Lead department"), queryset=Region.objects.none(), required=False
     )
-    assisting = forms.ModelMultipleChoiceField(
+    assisting = CappedModelMultipleChoiceField(
         label=gettext_lazy("Assisting departments"),
         queryset=Region.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
+        max_count=MAX_DEPARTMENTS - 1,  # beside the lead
     )
     to_region = forms.ModelChoiceField(
         label=gettext_lazy("Grid or village"),

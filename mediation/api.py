@@ -28,8 +28,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
 from grids.api import RegionRefSerializer
+from grids.api_input import IdField
 from grids.models import Region
 from grievances.api import error_response, mask_phone
+from grievances.attachments import MAX_PER_CASE
 from grievances.models import Attachment, Category
 from grievances.services import CaseError, InvalidInput
 from mediation import selectors, services, tokens
@@ -521,7 +523,7 @@ class TokenInput(serializers.Serializer):
 
 class ChooseInput(TokenInput):
     mediators = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=IdField(),
         min_length=1,
         max_length=services.MAX_CHOICES,
         help_text=gettext_lazy("Mediator ids from the roster, first choice first."),
@@ -537,7 +539,7 @@ class AssignInput(serializers.Serializer):
         help_text=gettext_lazy("The lead mediator; without it the best by dispute type."),
     )
     assisting = serializers.ListField(
-        child=serializers.IntegerField(), required=False, default=list
+        child=IdField(), required=False, default=list, max_length=services.MAX_ASSISTING
     )
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
@@ -573,7 +575,7 @@ class TermInput(serializers.Serializer):
 
 class AgreementInput(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
-    terms = TermInput(many=True, required=False)
+    terms = TermInput(many=True, required=False, max_length=services.MAX_TERMS)
 
 
 class SignInput(TokenInput):
@@ -586,9 +588,10 @@ class SignInput(TokenInput):
 class SettleInput(serializers.Serializer):
     paper_signed = serializers.BooleanField(required=False, default=False)
     attachments = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=IdField(),
         required=False,
         default=list,
+        max_length=MAX_PER_CASE,
         help_text=gettext_lazy("Scans of the agreement signed on paper (the case's photos)."),
     )
 

@@ -415,7 +415,7 @@ class BaseTermFormSet(forms.BaseFormSet):
 
 
 TermFormSet = forms.formset_factory(
-    TermForm, formset=BaseTermFormSet, extra=2, max_num=30, validate_max=True
+    TermForm, formset=BaseTermFormSet, extra=2, max_num=services.MAX_TERMS, validate_max=True
 )
 
 

@@ -64,6 +64,9 @@ from mediation.models import (
 log = logging.getLogger(__name__)
 
 MAX_CHOICES = 3
+# What one request may carry: assisting mediators beside the lead, terms of an agreement.
+MAX_ASSISTING = 10
+MAX_TERMS = 30
 CODE_TTL = timedelta(minutes=10)
 CODE_MAX_ATTEMPTS = 5
 CODE_RESEND_AFTER = timedelta(seconds=60)

@@ -685,3 +685,14 @@ def test_compiled_catalogue_is_used():
     with translation.override("zh-hans"):
         assert translation.gettext("Report a problem") == "我要反映"
         assert translation.gettext("Grid worker") == "网格员"
+
+
+def test_admin_boundary_nested_thousands_deep_is_a_form_error(admin_client, tree):
+    region = tree.other_county
+    RegionBoundary.objects.filter(region=region).delete()
+    url = reverse("admin:grids_regionboundary_add")
+    deep = '{"type": "Polygon", "coordinates": ' + "[" * 3000 + "]" * 3000 + "}"
+    response = admin_client.post(url, _boundary_post(region, deep), **EN)
+    assert response.status_code == 200
+    assert "errorlist" in _text(response)
+    assert not RegionBoundary.objects.filter(region=region).exists()
