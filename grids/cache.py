@@ -21,13 +21,14 @@ import time
 
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
-# What counts as "Redis is away": refused, reset, timed out, still loading its data set.
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+# What counts as "Redis is away": refused, reset, timed out, still loading its data set, and
+# a server that answers but will not serve (a read-only replica after a failover, out of
+# memory, a failed save that blocks writes).
+UNAVAILABLE = (RedisError, OSError)
 
 DEFAULT_SOCKET_TIMEOUT = 0.2
 DEFAULT_RETRY_SECONDS = 5.0
@@ -62,6 +63,37 @@ class Throttled:
             self.suppressed = 0
 
 
+class Outage:
+    """What the whole process knows of one server: Django makes a cache object per thread,
+    and they must share one retry window, one warning a minute and one fallback store."""
+
+    def __init__(self, retry: float) -> None:
+        self.retry = retry
+        self.down_until = 0.0
+        self.warn = Throttled(60.0)
+
+
+_outages: dict[str, Outage] = {}
+_outages_lock = threading.Lock()
+
+
+def _outage(location: str, retry: float) -> Outage:
+    with _outages_lock:
+        outage = _outages.get(location)
+        if outage is None:
+            outage = _outages[location] = Outage(retry)
+        outage.retry = retry
+        return outage
+
+
+def reset_outages() -> None:
+    """Forget every outage and clear the fallback stores (tests)."""
+    with _outages_lock:
+        for location in _outages:
+            LocMemCache(f"failsoft:{location}", {}).clear()
+        _outages.clear()
+
+
 class FailSoftRedisCache(RedisCache):
     """Django's Redis cache that falls back to this process's memory while Redis is away.
 
@@ -78,8 +110,11 @@ class FailSoftRedisCache(RedisCache):
         options.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
         params["OPTIONS"] = options
         super().__init__(server, params)
+        location = f"{server}|{params.get('KEY_PREFIX', '')}"
+        self.outage = _outage(location, self.retry)
+        # A local-memory cache of one name shares its store across instances (threads).
         self.fallback = LocMemCache(
-            f"failsoft-{id(self)}",
+            f"failsoft:{location}",
             {
                 "TIMEOUT": params.get("TIMEOUT", 300),
                 "KEY_PREFIX": params.get("KEY_PREFIX", ""),
@@ -87,18 +122,16 @@ class FailSoftRedisCache(RedisCache):
                 "OPTIONS": {"MAX_ENTRIES": max_entries},
             },
         )
-        self._down_until = 0.0
-        self.warn = Throttled(60.0)
 
     # --- the state of the server, as this process sees it ---------------------------------
 
     def available(self) -> bool:
-        return time.monotonic() >= self._down_until
+        return time.monotonic() >= self.outage.down_until
 
     def mark_down(self, exc: BaseException) -> None:
         """Leave Redis alone for a while; say so once a minute."""
-        self._down_until = time.monotonic() + self.retry
-        self.warn(
+        self.outage.down_until = time.monotonic() + self.outage.retry
+        self.outage.warn(
             log,
             "cache unavailable (%s: %s): serving from this process's memory",
             type(exc).__name__,

@@ -18,6 +18,7 @@ from django.db import connection
 from django.utils import translation
 
 from dispatch.models import Department, DepartmentMembership
+from grids.cache import reset_outages
 from grids.locate import reset_index
 from grids.models import Role
 from grievances.outbox import kicker
@@ -73,9 +74,11 @@ def _fresh_process_state():
     # outbox kicker's window and broker back-off are per process, too.
     reset_index()
     kicker.reset()
+    reset_outages()
     yield
     reset_index()
     kicker.reset()
+    reset_outages()
 
 
 @pytest.fixture

@@ -121,3 +121,44 @@ def test_redis_is_tried_again_after_the_retry_window(settings, require_redis):
         assert cache.get(key) == "back"
     finally:
         cache.delete(key)
+
+
+def test_every_thread_of_the_process_shares_the_outage_and_the_fallback(settings):
+    # Django makes a cache object per thread: they must not each pay the timeout again, or
+    # each count a limit from zero.
+    cache = _cache_at(settings, _free_port())
+    assert cache.get("x") is None  # pays the timeout, marks the server down
+    limits.count_attempt("report:10.0.0.3", 3600)
+    seen = {}
+
+    def other_thread():
+        other = caches["default"]
+        seen["same_object"] = other is cache
+        seen["available"] = other.available()
+        seen["count"] = limits.count_attempt("report:10.0.0.3", 3600)[0]
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join(5)
+    assert seen == {"same_object": False, "available": False, "count": 2}
+
+
+def test_a_server_that_answers_but_will_not_serve_is_away_too(settings, require_redis):
+    """A read-only replica after a failover refuses writes with an error reply, not a
+    dropped connection: the cache and the limits serve from memory all the same."""
+    import os
+
+    url = os.environ["REDIS_URL"]
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    # A database number the server does not have: every command answers an error reply.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "grids.cache.FailSoftRedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/4096",
+        }
+    }
+    cache = caches["default"]
+    cache.set("k", "v", 60)
+    assert cache.get("k") == "v"
+    assert not cache.available()
+    assert limits.count_attempt("report:10.0.0.4", 3600)[0] == 1
