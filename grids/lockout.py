@@ -3,8 +3,9 @@
 django-axes counts failed sign-ins in the database (so signing in keeps working while Redis
 is away) and locks the PAIR (username, client address): LOGIN_FAILURE_LIMIT wrong passwords
 in a row lock that pair, never the account, so a stranger cannot keep a grid worker out by
-typing wrong passwords under their name; the worker signs in from their own address. This
-module adds what axes does not do on its own:
+typing wrong passwords under their name; the worker signs in from their own address. The
+address is the client as every limit names it (grids.limits.client_address: an IPv6 /64 is
+one address). This module adds what axes does not do on its own:
 
 - The cool-off grows: LOGIN_LOCKOUT_MINUTES for a pair's first lockout, twice as long for
   each further one, up to LOGIN_LOCKOUT_MAX_MINUTES. The strikes live in LoginLockout (one
@@ -30,7 +31,6 @@ An administrator lifts a lockout by deleting the pair's access attempt in the ad
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import math
 import time
@@ -48,7 +48,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
 
 from grids import limits
 from grids.models import LoginLockout
@@ -60,15 +59,9 @@ log = logging.getLogger(__name__)
 
 
 def client_ip(request) -> str | None:
-    """The client's address as the public API's throttles see it (DRF's rule: REMOTE_ADDR, or
-    the address the trusted proxy put in X-Forwarded-For when NUM_PROXIES says there is one).
-    AXES_CLIENT_IP_CALLABLE, so that a lockout and a rate limit name the same client."""
-    ident = BaseThrottle().get_ident(request)
-    try:
-        return str(ipaddress.ip_address((ident or "").strip()))
-    except ValueError:
-        # Not an address (a malformed forwarded header): the connection's own address.
-        return request.META.get("REMOTE_ADDR") or None
+    """AXES_CLIENT_IP_CALLABLE: the client as every rate limit names it (grids.limits:
+    an IPv6 /64 is one client), so that a lockout and a rate limit name the same client."""
+    return limits.client_address(request)
 
 
 def _pair(request, credentials: dict | None = None) -> tuple[str | None, str | None]:

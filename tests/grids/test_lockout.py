@@ -120,6 +120,31 @@ def test_a_header_the_client_writes_does_not_make_a_new_address(people):
     assert _sign_in(Client(REMOTE_ADDR="10.0.0.1"), RIGHT).status_code == 429
 
 
+def test_addresses_in_one_ipv6_64_are_one_pair(people):
+    # A subscriber holds a whole /64: a fresh address in it is no fresh allowance.
+    for i in range(5):
+        last = _sign_in(Client(REMOTE_ADDR=f"2001:db8:7:8::{i + 1:x}"), f"wrong-{i}")
+    assert last.status_code == 429
+    refused = _sign_in(Client(REMOTE_ADDR="2001:db8:7:8:aaaa:bbbb:cccc:dddd"), RIGHT)
+    assert refused.status_code == 429
+    # Another /64 is another pair.
+    other = Client(REMOTE_ADDR="2001:db8:7:9::1")
+    assert _sign_in(other, RIGHT).status_code == 302
+
+
+def test_password_reset_counts_an_ipv6_64_as_one_address(people, settings):
+    settings.PASSWORD_RESET_PER_ADDRESS = 2
+    statuses = [
+        Client(REMOTE_ADDR=f"2001:db8:7:8::{i + 1:x}")
+        .post(RESET, {"email": f"p{i}@example.com"})
+        .status_code
+        for i in range(3)
+    ]
+    assert statuses == [302, 302, 429]
+    other = Client(REMOTE_ADDR="2001:db8:7:9::1")
+    assert other.post(RESET, {"email": "x@example.com"}).status_code == 302
+
+
 def test_the_lockout_ends_when_announced(people):
     client = Client(REMOTE_ADDR="10.0.0.1")
     with time_machine.travel(timezone.now(), tick=False) as traveller:
