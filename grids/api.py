@@ -8,6 +8,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, viewsets
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
@@ -198,14 +199,20 @@ class ObtainTokenView(ObtainAuthToken):
         },
     )
     def post(self, request, *args, **kwargs):
+        # ObtainAuthToken.post, with the sign-in recorded as the login page records its own.
         try:
-            return super().post(request, *args, **kwargs)
+            serializer = self.get_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
         except ValidationError:
             # Axes marks the request it refused (or locked with this very attempt): say so,
             # rather than "bad credentials", which would send the user guessing on.
             if getattr(request, "axes_locked_out", False):
                 return lockout.api_lockout_response(request)
             raise
+        user = serializer.validated_data["user"]
+        lockout.token_signed_in(request, user)
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
 
 
 router = DefaultRouter(trailing_slash=True)

@@ -18,6 +18,7 @@ instead: the limit holds per process and fails open, and the request goes on.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import threading
 import time
@@ -27,7 +28,7 @@ from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from grids.cache import UNAVAILABLE, FailSoftRedisCache
 
@@ -74,6 +75,34 @@ def _run_script(pool, full_key: str, ttl: int) -> int:
     raise AssertionError("unreachable")
 
 
+def address_key(address: str | None) -> str | None:
+    """The client an address stands for, in every limit and lockout: an IPv4 address as it is,
+    an IPv6 address as its /64 (the network one subscriber is given, where any address is
+    theirs to use: counted one by one, each would be a fresh allowance), an IPv4-mapped IPv6
+    address as the IPv4 address. The /64 is written as its first address, so that it still
+    fits an address column. None when `address` is not an address."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return None
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip), 64), strict=False).network_address)
+    return str(ip)
+
+
+def client_address(request) -> str | None:
+    """The client of a request for its limits and lockouts: DRF's rule (REMOTE_ADDR, or the
+    address the trusted proxy put in X-Forwarded-For when NUM_PROXIES says there is one),
+    through address_key()."""
+    key = address_key(BaseThrottle().get_ident(request))
+    if key is None:
+        # Not an address (a malformed forwarded header): the connection's own address.
+        key = address_key(request.META.get("REMOTE_ADDR"))
+    return key
+
+
 def count_attempt(name: str, seconds: int, now: float | None = None) -> tuple[int, float]:
     """Count one attempt for `name` in the current window of `seconds`.
 
@@ -115,7 +144,11 @@ def over_limit(name: str, limit: int, seconds: int) -> bool:
 
 class WindowThrottle(SimpleRateThrottle):
     """DRF's throttle on the counters above: the rate of `scope` (DEFAULT_THROTTLE_RATES, or
-    a `rate` attribute) per client address, one round trip per request."""
+    a `rate` attribute) per client address (client_address(): an IPv6 /64 is one client),
+    one round trip per request."""
+
+    def get_ident(self, request) -> str:
+        return client_address(request) or "unknown"
 
     def get_cache_key(self, request, view) -> str | None:
         return f"{self.scope}:{self.get_ident(request)}"

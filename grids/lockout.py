@@ -3,8 +3,9 @@
 django-axes counts failed sign-ins in the database (so signing in keeps working while Redis
 is away) and locks the PAIR (username, client address): LOGIN_FAILURE_LIMIT wrong passwords
 in a row lock that pair, never the account, so a stranger cannot keep a grid worker out by
-typing wrong passwords under their name; the worker signs in from their own address. This
-module adds what axes does not do on its own:
+typing wrong passwords under their name; the worker signs in from their own address. The
+address is the client as every limit names it (grids.limits.client_address: an IPv6 /64 is
+one address). This module adds what axes does not do on its own:
 
 - The cool-off grows: LOGIN_LOCKOUT_MINUTES for a pair's first lockout, twice as long for
   each further one, up to LOGIN_LOCKOUT_MAX_MINUTES. The strikes live in LoginLockout (one
@@ -18,9 +19,13 @@ module adds what axes does not do on its own:
   cool-off.
 - An account tried from many addresses is slowed down, not locked: past
   LOGIN_ACCOUNT_FAILURE_LIMIT wrong passwords (over all addresses) in a window of
-  LOGIN_ACCOUNT_WINDOW_MINUTES, every sign-in to it is refused for that long, then it opens
-  again. Counted in the shared cache with grids.limits; a cache that does not answer lets the
-  sign-in through (the per-pair lockout in the database still holds).
+  LOGIN_ACCOUNT_WINDOW_MINUTES, sign-ins to it from new addresses are refused for that long,
+  then it opens again. An address the account signed in from within LOGIN_KNOWN_ADDRESS_DAYS
+  (axes' access log, and the token API's sign-ins recorded in it too) is not slowed down: a
+  stranger renewing the slow-down from address after address would otherwise keep the worker
+  out all day, even on their own phone. Counted in the shared cache with grids.limits; a
+  cache that does not answer lets the sign-in through (the per-pair lockout in the database
+  still holds).
 - A refused sign-in answers 429 with a Retry-After header and a translated message saying
   how long to wait: a page in the site's look, or JSON on the API.
 
@@ -30,7 +35,6 @@ An administrator lifts a lockout by deleting the pair's access attempt in the ad
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import math
 import time
@@ -38,7 +42,7 @@ from datetime import datetime, timedelta
 
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt, AccessLog
 from django.conf import settings
 from django.core.cache import caches
 from django.db import transaction
@@ -48,7 +52,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
 
 from grids import limits
 from grids.models import LoginLockout
@@ -60,15 +63,9 @@ log = logging.getLogger(__name__)
 
 
 def client_ip(request) -> str | None:
-    """The client's address as the public API's throttles see it (DRF's rule: REMOTE_ADDR, or
-    the address the trusted proxy put in X-Forwarded-For when NUM_PROXIES says there is one).
-    AXES_CLIENT_IP_CALLABLE, so that a lockout and a rate limit name the same client."""
-    ident = BaseThrottle().get_ident(request)
-    try:
-        return str(ipaddress.ip_address((ident or "").strip()))
-    except ValueError:
-        # Not an address (a malformed forwarded header): the connection's own address.
-        return request.META.get("REMOTE_ADDR") or None
+    """AXES_CLIENT_IP_CALLABLE: the client as every rate limit names it (grids.limits:
+    an IPv6 /64 is one client), so that a lockout and a rate limit name the same client."""
+    return limits.client_address(request)
 
 
 def _pair(request, credentials: dict | None = None) -> tuple[str | None, str | None]:
@@ -150,6 +147,30 @@ def account_wait(username: str | None) -> float:
     return max(0.0, until - time.time()) if until else 0
 
 
+def known_address(username: str | None, ip: str | None, now: datetime) -> bool:
+    """Whether the account signed in from this address (an IPv6 /64) within
+    LOGIN_KNOWN_ADDRESS_DAYS: the slow-down of the account lets it through."""
+    if not username or not ip:
+        return False
+    since = now - timedelta(days=settings.LOGIN_KNOWN_ADDRESS_DAYS)
+    return AccessLog.objects.filter(
+        username=username, ip_address=ip, attempt_time__gte=since
+    ).exists()
+
+
+def _account_refusal(request, username: str | None, ip: str | None) -> float:
+    """Seconds the account's slow-down refuses this request for; 0 when it does not (the
+    account is open, or the address is one it signs in from)."""
+    wait = getattr(request, "lockout_account_wait", None)
+    if wait is None:
+        wait = account_wait(username)
+        # Asked only while the account is slowed down: no query on an ordinary sign-in.
+        if wait and known_address(username, ip, _now(request)):
+            wait = 0
+        request.lockout_account_wait = wait
+    return wait
+
+
 def _count_account_failure(username: str | None) -> None:
     if not username:
         return
@@ -163,6 +184,23 @@ def _count_account_failure(username: str | None) -> None:
         log.warning("sign-in failure of %r not counted: the cache does not answer", username)
 
 
+def token_signed_in(request, user) -> None:
+    """A sign-in on the token API counts as the login page's do (which send
+    user_logged_in): the address is one the account signs in from, and the pair's
+    failures and strikes are forgotten. Without a session: the API does not make one."""
+    username = user.get_username()
+    ip = client_ip(request)
+    AccessLog.objects.create(
+        username=username,
+        ip_address=ip,
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:255],
+        http_accept=request.META.get("HTTP_ACCEPT", "")[:1025],
+        path_info=request.path[:255],
+    )
+    AccessAttempt.objects.filter(username=username, ip_address=ip).delete()
+    forget(username, ip)
+
+
 # --- The handler -------------------------------------------------------------------------------
 
 
@@ -170,11 +208,9 @@ class LockoutHandler(AxesDatabaseHandler):
     """Axes' database handler with growing cool-offs and the account slow-down (AXES_HANDLER)."""
 
     def is_locked(self, request, credentials: dict | None = None) -> bool:
-        username, _ip = _pair(request, credentials)
+        username, ip = _pair(request, credentials)
         request.lockout_username = username
-        wait = account_wait(username)
-        if wait:
-            request.lockout_account_wait = wait
+        if _account_refusal(request, username, ip):
             return True
         return super().is_locked(request, credentials)
 
@@ -222,11 +258,12 @@ def _wait_text(seconds: float) -> str:
 def refusal(request, credentials: dict | None = None) -> tuple[int, str]:
     """(seconds to wait, message) for a refused sign-in."""
     username, ip = _pair(request, credentials)
-    wait = getattr(request, "lockout_account_wait", None) or account_wait(username)
+    wait = _account_refusal(request, username, ip)
     if wait:
-        return math.ceil(wait), _("Too many attempts for this account. Try again in %(wait)s.") % {
-            "wait": _wait_text(wait)
-        }
+        return math.ceil(wait), _(
+            "Too many attempts for this account from new addresses. Try again in %(wait)s, "
+            "or sign in from a network you have signed in from before."
+        ) % {"wait": _wait_text(wait)}
     last = AccessAttempt.objects.filter(username=username, ip_address=ip).aggregate(
         last=Max("attempt_time")
     )["last"]

@@ -20,7 +20,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from rest_framework.throttling import BaseThrottle
 
 from grids import limits
 from grids.locate import locate
@@ -80,9 +79,8 @@ def over_limit(scope: str, ident: str) -> bool:
 
 
 def _client_ip(request) -> str:
-    # DRF's rule (X-Forwarded-For with NUM_PROXIES, else REMOTE_ADDR): the same client as
-    # the public API's throttle sees.
-    return BaseThrottle().get_ident(request)
+    # The same client as the public API's throttle sees (an IPv6 /64 is one client).
+    return limits.client_address(request) or "unknown"
 
 
 # --- /report/ ----------------------------------------------------------------------------------

@@ -120,6 +120,31 @@ def test_a_header_the_client_writes_does_not_make_a_new_address(people):
     assert _sign_in(Client(REMOTE_ADDR="10.0.0.1"), RIGHT).status_code == 429
 
 
+def test_addresses_in_one_ipv6_64_are_one_pair(people):
+    # A subscriber holds a whole /64: a fresh address in it is no fresh allowance.
+    for i in range(5):
+        last = _sign_in(Client(REMOTE_ADDR=f"2001:db8:7:8::{i + 1:x}"), f"wrong-{i}")
+    assert last.status_code == 429
+    refused = _sign_in(Client(REMOTE_ADDR="2001:db8:7:8:aaaa:bbbb:cccc:dddd"), RIGHT)
+    assert refused.status_code == 429
+    # Another /64 is another pair.
+    other = Client(REMOTE_ADDR="2001:db8:7:9::1")
+    assert _sign_in(other, RIGHT).status_code == 302
+
+
+def test_password_reset_counts_an_ipv6_64_as_one_address(people, settings):
+    settings.PASSWORD_RESET_PER_ADDRESS = 2
+    statuses = [
+        Client(REMOTE_ADDR=f"2001:db8:7:8::{i + 1:x}")
+        .post(RESET, {"email": f"p{i}@example.com"})
+        .status_code
+        for i in range(3)
+    ]
+    assert statuses == [302, 302, 429]
+    other = Client(REMOTE_ADDR="2001:db8:7:9::1")
+    assert other.post(RESET, {"email": "x@example.com"}).status_code == 302
+
+
 def test_the_lockout_ends_when_announced(people):
     client = Client(REMOTE_ADDR="10.0.0.1")
     with time_machine.travel(timezone.now(), tick=False) as traveller:
@@ -194,6 +219,57 @@ def test_an_account_tried_from_many_addresses_is_slowed_down_not_locked(people, 
         # A slow-down, not a lock: one window later the account opens again.
         traveller.shift(timedelta(minutes=15, seconds=1))
         assert _sign_in(worker, RIGHT).status_code == 302
+
+
+def test_a_stranger_from_many_addresses_does_not_keep_the_worker_out_where_they_sign_in(people):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        # The worker signed in from a café a month ago, and lately from their phone and, on
+        # the API, from their office.
+        cafe = Client(REMOTE_ADDR="10.0.0.6")
+        assert _sign_in(cafe, RIGHT).status_code == 302
+        cafe.post("/accounts/logout/")
+        traveller.shift(timedelta(days=11))
+        phone = Client(REMOTE_ADDR="10.0.0.7")
+        assert _sign_in(phone, RIGHT).status_code == 302
+        phone.post("/accounts/logout/")
+        office = APIClient(REMOTE_ADDR="10.0.0.9")
+        body = {"username": "grid_worker", "password": RIGHT}
+        assert office.post(TOKEN, body, format="json").status_code == 200
+        traveller.shift(timedelta(days=20))
+        # A stranger: one wrong password from each of 30 addresses, no pair locked.
+        for i in range(30):
+            assert _sign_in(Client(REMOTE_ADDR=f"10.0.1.{i}"), "wrong").status_code in (200, 429)
+        # The worker still signs in where they did before, with the right password ...
+        assert _sign_in(phone, RIGHT).status_code == 302
+        assert _signed_in(phone)
+        assert office.post(TOKEN, body, format="json").status_code == 200
+        # ... and a wrong password there is still only a wrong password.
+        assert _sign_in(Client(REMOTE_ADDR="10.0.0.9"), "wrong").status_code == 200
+        # An address not signed in from for over 30 days is a new one again.
+        assert _sign_in(cafe, RIGHT).status_code == 429
+        # A new address is slowed down, and told so and for how long.
+        refused = _sign_in(Client(REMOTE_ADDR="10.0.0.8"), RIGHT)
+        assert refused.status_code == 429
+        assert 0 < int(refused["Retry-After"]) <= 15 * 60
+        text = _text(refused)
+        assert "此账号的登录尝试过多（来自新的地址）" in text
+        assert "或在以前登录过的网络上登录" in text
+        r = APIClient(REMOTE_ADDR="10.0.0.8").post(TOKEN, body, format="json")
+        assert r.status_code == 429 and "来自新的地址" in r.json()["detail"]
+        # The slow-down ends with its window.
+        traveller.shift(timedelta(minutes=15, seconds=1))
+        assert _sign_in(Client(REMOTE_ADDR="10.0.0.8"), RIGHT).status_code == 302
+
+
+def test_the_worker_signs_in_during_a_slow_down_from_their_ipv6_64(people):
+    # A phone's IPv6 address changes within its /64 from day to day.
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        assert _sign_in(Client(REMOTE_ADDR="2001:db8:7:8::1"), RIGHT).status_code == 302
+        traveller.shift(timedelta(days=3))
+        for i in range(21):
+            _sign_in(Client(REMOTE_ADDR=f"2001:db8:99:{i:x}::1"), "wrong")
+        assert _sign_in(Client(REMOTE_ADDR="2001:db8:7:8:5:6:7:8"), RIGHT).status_code == 302
+        assert _sign_in(Client(REMOTE_ADDR="2001:db8:7:9::1"), RIGHT).status_code == 429
 
 
 def test_the_account_slow_down_counts_on_redis(people, settings, require_redis):

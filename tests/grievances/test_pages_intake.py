@@ -497,6 +497,19 @@ def test_the_anonymous_form_is_rate_limited_per_ip(tree, settings):
     assert other.post("/report/", resident_report()).status_code == 302
 
 
+def test_the_anonymous_form_counts_an_ipv6_64_as_one_client(tree, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"public_create": "1/hour", "tracking": "60/hour"},
+    }
+    first = Client(REMOTE_ADDR="2001:db8:5:6::1")
+    assert first.post("/report/", resident_report()).status_code == 302
+    same_64 = Client(REMOTE_ADDR="2001:db8:5:6:7:8:9:a")
+    assert same_64.post("/report/", resident_report()).status_code == 429
+    other_64 = Client(REMOTE_ADDR="2001:db8:5:7::1")
+    assert other_64.post("/report/", resident_report()).status_code == 302
+
+
 # --- tracking ----------------------------------------------------------------------------------
 
 

@@ -108,6 +108,24 @@ def test_public_reports_are_throttled(tree, monkeypatch):
     assert report().status_code == 201
     r = report()
     assert r.status_code == 429
+
+
+def test_the_public_report_counts_an_ipv6_64_as_one_client(tree, monkeypatch):
+    # Each subscriber is given a whole /64: a new address in it is no new allowance.
+    monkeypatch.setattr(PublicCreateThrottle, "rate", "2/hour", raising=False)
+    assert report(APIClient(REMOTE_ADDR="2001:db8:1:2::1")).status_code == 201
+    assert report(APIClient(REMOTE_ADDR="2001:db8:1:2:abcd::9")).status_code == 201
+    r = report(APIClient(REMOTE_ADDR="2001:db8:1:2:ffff:ffff:ffff:fffe"))
+    assert r.status_code == 429
+    # Another /64 is another client.
+    assert report(APIClient(REMOTE_ADDR="2001:db8:1:3::1")).status_code == 201
+
+
+def test_an_ipv4_mapped_address_is_the_ipv4_client(tree, monkeypatch):
+    monkeypatch.setattr(PublicCreateThrottle, "rate", "1/hour", raising=False)
+    assert report(APIClient(REMOTE_ADDR="192.0.2.7")).status_code == 201
+    assert report(APIClient(REMOTE_ADDR="::ffff:192.0.2.7")).status_code == 429
+    assert report(APIClient(REMOTE_ADDR="192.0.2.8")).status_code == 201
     assert Grievance.objects.count() == 2
 
 

@@ -74,6 +74,16 @@ def test_unknown_links_are_limited_per_address_on_the_page(settings):
     assert Client(REMOTE_ADDR="10.0.0.7").get("/mediation/p/guess-0/").status_code == 404
 
 
+def test_unknown_links_are_limited_per_ipv6_64(settings):
+    settings.MEDIATION_LINK_MISSES_PER_HOUR = 2
+    statuses = [
+        Client(REMOTE_ADDR=f"2001:db8:9:9::{i + 1:x}").get(f"/mediation/p/guess-{i}/").status_code
+        for i in range(3)
+    ]
+    assert statuses == [404, 404, 429]
+    assert Client(REMOTE_ADDR="2001:db8:9:a::1").get("/mediation/p/guess-0/").status_code == 404
+
+
 def test_a_party_still_opens_their_own_link_from_a_limited_address(
     roster,
     appointed,  # noqa: F811
