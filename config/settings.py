@@ -253,6 +253,11 @@ CELERY_BEAT_SCHEDULE.update(
             "task": "grievances.tasks_evaluation.sweep_exports",
             "schedule": SWEEP_SECONDS,
         },
+        # Successful sign-ins are kept as long as the account slow-down looks back.
+        "trim-access-logs": {
+            "task": "grids.tasks.trim_access_logs",
+            "schedule": crontab(hour=4, minute=7),
+        },
         # Agreement terms falling due today: remind the mediator (08:30 Beijing time).
         "mediation-remind-due-terms": {
             "task": "mediation.tasks.remind_due_terms",
