@@ -250,6 +250,16 @@ def test_every_json_endpoint_parses_the_same_way(people):
     assert "nested deeper" in r.json()["detail"]
 
 
+def test_the_token_endpoint_bounds_its_body_like_the_rest(people):
+    r = post_raw("[" * 200_000 + "]" * 200_000, url="/api/v1/auth/token/")
+    assert r.status_code == 400
+    assert "nested deeper than 32" in r.json()["detail"]
+    big = json.dumps({"username": people.centre_staff.username, "password": "x" * 1_100_000})
+    r = post_raw(big, url="/api/v1/auth/token/")
+    assert r.status_code == 400
+    assert "larger than 1048576 bytes" in r.json()["detail"]
+
+
 # --- Text PostgreSQL refuses
 
 
