@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -230,19 +230,40 @@ def page_not_found(request, exception=None):
     return render(request, "404.html", {"request_path": request.path}, status=404)
 
 
-# The database is away (restarting, failing over, out of connections): the request could
-# not be served, and a retry in a little while will be. That is a 503, not a 500.
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 30
 _outage_warning = Throttled(60.0)
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Whether `exc` means the database is away (restarting, failing over, out of
+    connections): the request could not be served, and a retry in a little while will be.
+    That is a 503, not a 500.
+
+    OperationalError alone says too little: a deadlock, a statement timeout or SQLite's
+    "database is locked" raise it on a connection that works, and those are faults to fix,
+    whose traceback the log must keep (config/logs.py drops it for a 503). So an
+    OperationalError counts only when there is no connection (PostgreSQL refused it, SQLite
+    could not open its file: the connection stays None) or the one there is no longer
+    answers (the server went away mid-request)."""
+    if isinstance(exc, InterfaceError):
+        return True  # the connection was closed under the request
+    if not isinstance(exc, OperationalError):
+        return False
+    if connection.connection is None:
+        return True
+    try:
+        return not connection.is_usable()
+    except Exception:  # asking a broken connection can fail in its own way
+        return True
 
 
 @requires_csrf_token
 def server_error(request):
     """The 500 page, or a 503 with Retry-After when the database was unreachable; JSON for
-    the API. Rendered from a plain context: no context processors, no database."""
+    the API. Rendered from a plain context: no context processors, no database (beyond
+    asking the connection, after a database error, whether it still answers)."""
     exc = sys.exc_info()[1]
-    unavailable = isinstance(exc, DATABASE_UNAVAILABLE)
+    unavailable = database_unavailable(exc)
     status = 503 if unavailable else 500
     if unavailable:
         _outage_warning(log, "database unavailable (%s): answering 503", str(exc).strip())

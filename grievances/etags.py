@@ -30,10 +30,22 @@ from grievances import services
 from grievances.models import Grievance
 
 _TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*(?:,|$)')
+# A version counts the writes to one case: twelve digits are more than it will ever reach.
+# A longer "number" cannot match, and past 4,300 digits int() refuses it (a 500).
+MAX_VERSION_DIGITS = 12
 
 
 def etag(case: Grievance) -> str:
     return f'"{case.version}"'
+
+
+def version_number(raw: str) -> int | None:
+    """The version written in `raw` (ASCII digits, at most MAX_VERSION_DIGITS of them);
+    None for anything else. isdigit() alone takes superscripts (`²`) and other scripts'
+    digits, which int() refuses."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= MAX_VERSION_DIGITS:
+        return int(raw)
+    return None
 
 
 def wanted_versions(header: str | None) -> set[int] | None:
@@ -46,8 +58,8 @@ def wanted_versions(header: str | None) -> set[int] | None:
     header = header.strip()
     if header == "*":
         return None
-    if header.isdigit():
-        return {int(header)}
+    if (bare := version_number(header)) is not None:
+        return {bare}
     versions: set[int] = set()
     position = 0
     while position < len(header):
@@ -55,8 +67,8 @@ def wanted_versions(header: str | None) -> set[int] | None:
         if match is None or match.end() == position:
             return set()  # not a list of entity tags
         weak, value = match.groups()
-        if not weak and value.isdigit():
-            versions.add(int(value))
+        if not weak and (version := version_number(value)) is not None:
+            versions.add(version)
         position = match.end()
     return versions
 

@@ -31,6 +31,7 @@ from grids.scoping import scope_regions, sees_everything
 from grievances import selectors, services, views_intake
 from grievances.api import ACTS
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
+from grievances.etags import version_number
 from grievances.forms_cases import ACT_FORMS, ActForm, CaseFilter
 from grievances.models import CaseEvent, Grievance
 from grievances.scoping import cases_for
@@ -291,7 +292,8 @@ def _shown_version(request) -> set[int] | None:
     raw = request.POST.get("version")
     if raw is None:
         return None
-    return {int(raw)} if raw.strip().isdigit() else set()
+    version = version_number(raw.strip())
+    return set() if version is None else {version}
 
 
 def _run_act(

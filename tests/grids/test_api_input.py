@@ -5,11 +5,13 @@ are parsed (grids/api_input.py)."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from grids.api_input import json_depth_exceeds
 from grids.models import Region
 from grievances.models import Grievance
 from tests.grievances.conftest import new_case
@@ -186,6 +188,42 @@ def test_brackets_inside_strings_do_not_count_as_nesting(tree):
     assert r.status_code == 201, r.content
 
 
+# Strings that never close, each shaped so that a pattern needing the closing quote fails
+# from every quote in it and rescans to the end: quadratic time.
+UNCLOSED = {
+    "escaped quotes": lambda n: "[" * 40 + '"' + '\\"' * ((n - 41) // 2),
+    "escaped quotes, a lone backslash last": lambda n: (
+        "[" * 40 + '"' + '\\"' * ((n - 42) // 2) + "\\"
+    ),
+    "quote, backslash": lambda n: "[" * 40 + '"\\' * ((n - 40) // 2),
+}
+
+
+def seconds_to_judge(text: str) -> float:
+    start = time.perf_counter()
+    assert json_depth_exceeds(text, 32)
+    return time.perf_counter() - start
+
+
+@pytest.mark.parametrize("shape", UNCLOSED)
+def test_the_depth_of_a_string_that_never_closes_is_judged_in_linear_time(shape):
+    # 32 KiB first, so that a quadratic judge fails in seconds instead of running for an hour
+    # on the 1 MiB one; a linear judge does either in a small fraction of the second allowed.
+    for size in (32 * 1024, 1024 * 1024 - 64):
+        assert seconds_to_judge(UNCLOSED[shape](size)) < 1.0, size
+
+
+def test_an_unclosed_string_just_under_the_size_cap_is_a_quick_400(tree):
+    for size in (32 * 1024, 1024 * 1024 - 64):
+        body = UNCLOSED["escaped quotes"](size)
+        start = time.perf_counter()
+        r = post_raw(body)
+        assert time.perf_counter() - start < 2.0, size
+        assert r.status_code == 400
+        assert "nested deeper than 32" in r.json()["detail"]
+    assert not Grievance.objects.exists()
+
+
 def test_a_body_larger_than_1_mib_is_a_400(tree):
     r = post_raw(json.dumps({**REPORT, "description": "漏" * 400_000}))
     assert r.status_code == 400
@@ -210,6 +248,16 @@ def test_every_json_endpoint_parses_the_same_way(people):
     )
     assert r.status_code == 400
     assert "nested deeper" in r.json()["detail"]
+
+
+def test_the_token_endpoint_bounds_its_body_like_the_rest(people):
+    r = post_raw("[" * 200_000 + "]" * 200_000, url="/api/v1/auth/token/")
+    assert r.status_code == 400
+    assert "nested deeper than 32" in r.json()["detail"]
+    big = json.dumps({"username": people.centre_staff.username, "password": "x" * 1_100_000})
+    r = post_raw(big, url="/api/v1/auth/token/")
+    assert r.status_code == 400
+    assert "larger than 1048576 bytes" in r.json()["detail"]
 
 
 # --- Text PostgreSQL refuses

@@ -1,6 +1,7 @@
 """Errors a user or an operator meets: a database outage answers 503 with Retry-After (the
-site's page, JSON for the API), never 500; a 404 or 403 is one line in the log, never a
-traceback."""
+site's page, JSON for the API), never 500, while a database error on a connection that works
+(a deadlock, a timeout) stays a 500 with its traceback in the log; a 404 or 403 is one line
+in the log, never a traceback."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import socket
 from contextlib import contextmanager
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 
 from config.logs import OneLineClientErrors
@@ -103,12 +104,31 @@ def test_other_server_errors_stay_500(monkeypatch):
     assert "Retry-After" not in r
 
 
-@pytest.mark.django_db
-def test_a_404_or_403_is_one_line_in_the_log(tree, people):
-    case = new_case(people.grid_worker)
-    outsider = _signed_in(people.outsider)
-    worker = _signed_in(people.grid_worker)
-    # The console handler the settings give django.request, writing into a buffer.
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+def test_a_connection_lost_mid_request_answers_503(monkeypatch, people):
+    import grievances.views_intake as views_intake
+
+    def server_goes_away(*args, **kwargs):
+        # The server ends this very connection, as a restart or a failover does.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    monkeypatch.setattr(views_intake, "_render_track", server_goes_away)
+    client = _signed_in(people.centre_staff)
+    r = client.get("/track/", **EN)
+    assert r.status_code == 503
+    assert r["Retry-After"] == "30"
+    # Outside tests, the end of each request drops a connection that no longer works (the
+    # test client leaves that out); the next request then connects again.
+    connection.close_if_unusable_or_obsolete()
+    monkeypatch.undo()
+    assert client.get("/track/", **EN).status_code == 200
+
+
+@contextmanager
+def request_log():
+    """What the settings' console handler of django.request writes, into a buffer."""
     (handler,) = [
         h
         for h in logging.getLogger("django.request").handlers
@@ -117,12 +137,52 @@ def test_a_404_or_403_is_one_line_in_the_log(tree, people):
     buffer = io.StringIO()
     previous = handler.setStream(buffer)
     try:
+        yield buffer
+    finally:
+        handler.setStream(previous)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("deadlock detected"),
+        OperationalError("canceling statement due to statement timeout"),
+        OperationalError("database is locked"),
+    ],
+    ids=str,
+)
+def test_a_database_error_on_a_working_connection_is_a_500_with_its_traceback(
+    monkeypatch, people, error
+):
+    import grievances.views_intake as views_intake
+
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(views_intake, "_render_track", broken)
+    client = _signed_in(people.centre_staff)
+    with request_log() as log:
+        r = client.get("/track/", **EN)
+    assert connection.is_usable()
+    assert r.status_code == 500
+    assert "Retry-After" not in r
+    assert "briefly unavailable" not in r.content.decode()
+    logged = log.getvalue()
+    assert "Traceback" in logged
+    assert f"django.db.utils.OperationalError: {error}" in logged
+
+
+@pytest.mark.django_db
+def test_a_404_or_403_is_one_line_in_the_log(tree, people):
+    case = new_case(people.grid_worker)
+    outsider = _signed_in(people.outsider)
+    worker = _signed_in(people.grid_worker)
+    with request_log() as buffer:
         assert outsider.get(f"/cases/{case.pk}/").status_code == 404
         assert outsider.get("/cases/987654321/").status_code == 404
         # A grid worker sees the case but may not accept it: 403.
         assert worker.post(f"/cases/{case.pk}/act/accept/", {}).status_code == 403
-    finally:
-        handler.setStream(previous)
     err = buffer.getvalue()
     assert f"Not Found: /cases/{case.pk}/" in err
     assert f"Forbidden (Permission denied): /cases/{case.pk}/act/accept/" in err

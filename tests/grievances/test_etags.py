@@ -121,7 +121,26 @@ def test_a_star_or_a_list_holding_the_tag_passes(people, case, header):
     assert Grievance.objects.get(pk=case.pk).suspended_at is not None
 
 
-@pytest.mark.parametrize("header", ['W/"{v}"', '"abc"', "not a tag", '"{v}', ""])
+# Digits int() refuses: a superscript, and a number longer than int() reads from text.
+NOT_VERSIONS = ["\u00b2", "9" * 5000]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        'W/"{v}"',
+        '"abc"',
+        "not a tag",
+        '"{v}',
+        "",
+        pytest.param(NOT_VERSIONS[0], id="superscript"),
+        pytest.param(f'"{NOT_VERSIONS[0]}"', id="quoted superscript"),
+        pytest.param(NOT_VERSIONS[1], id="5000 digits"),
+        pytest.param(f'"{NOT_VERSIONS[1]}"', id="quoted 5000 digits"),
+        pytest.param('"\u0663"', id="arabic-indic digit"),
+        pytest.param('"1234567890123"', id="13 digits"),
+    ],
+)
 def test_a_tag_that_cannot_match_is_refused(people, case, header):
     before = snapshot(case)
     r = api_as(people.centre_staff).post(
@@ -211,6 +230,18 @@ def test_two_people_acting_from_the_page_get_a_message_not_a_double_act(
     assert gettext("Someone acted on this case after you opened it, so nothing was done.") in text
     assert snapshot(case) == before
     assert Grievance.objects.get(pk=case.pk).owning_centre == tree.town_a
+
+
+@pytest.mark.parametrize("version", NOT_VERSIONS, ids=["superscript", "5000 digits"])
+def test_a_version_on_the_page_that_is_not_one_is_told_not_a_500(people, case, version):
+    before = snapshot(case)
+    r = page_client(people.centre_staff).post(
+        f"/cases/{case.pk}/act/suspend/", {"reason": "等待鉴定", "version": version}, follow=True
+    )
+    assert r.status_code == 200
+    text = unescape(r.content.decode())
+    assert gettext("Someone acted on this case after you opened it, so nothing was done.") in text
+    assert snapshot(case) == before
 
 
 def test_the_schema_documents_if_match_on_every_act(db):
