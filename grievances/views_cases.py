@@ -344,6 +344,11 @@ def case_act(request, pk: int, name: str):
         raise Http404
     case = _get_case(request, pk)
     user = request.user
+    if selectors.reporter_only(user, case):
+        # The case page's forms are the staff's: a bad form would answer with the whole page.
+        # A reporter's acts (rate, urge, withdraw) are on the tracking page.
+        views_intake.prove(request, case)
+        return redirect("track")
     try:
         services.check_act(name, case, user)
     except services.NotAllowed:

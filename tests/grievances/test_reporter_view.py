@@ -13,7 +13,7 @@ from PIL import Image
 
 from grievances import services
 from grievances.attachments import save_upload
-from grievances.models import Source
+from grievances.models import Source, State
 from tests.factories import UserFactory
 from tests.grievances.conftest import api_as, new_case
 
@@ -84,3 +84,21 @@ def test_a_reporter_who_works_on_the_case_keeps_the_staff_view(tree, people):
     page = Client()
     page.force_login(people.grid_worker)
     assert page.get(f"/cases/{case.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("act", "data"),
+    [("urge", {"note": "x" * 6000}), ("withdraw", {"reason": "x" * 6000}), ("urge", {})],
+)
+def test_the_case_page_acts_send_a_reporter_to_tracking(reported, resident, people, act, data):
+    """A bad form on the case page answers with the page: a reporter is sent to tracking
+    before anything of it renders, and nothing is done."""
+    page = Client()
+    page.force_login(resident)
+    r = page.post(f"/cases/{reported.pk}/act/{act}/", data)
+    assert r.status_code == 302 and r["Location"] == "/track/"
+    reported.refresh_from_db()
+    assert reported.urge_count == 0 and reported.state == State.ACCEPTED
+    html = page.get("/track/").content.decode()
+    assert reported.display_code in html
+    assert INTERNAL not in html and people.centre_staff.display_name not in html
