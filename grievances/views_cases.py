@@ -121,6 +121,10 @@ def case_list(request):
     case_filter = CaseFilter(request.GET, queryset=base, request=request)
     case_filter.form.label_suffix = ""
     page = _page(case_filter.qs, request.GET.get("after"), request.GET.get("before"))
+    # The cases a resident only reported show what tracking shows: no risk flags.
+    tracking_only = selectors.reporter_only_ids(user, page["rows"])
+    for case in page["rows"]:
+        case.tracking_only = case.pk in tracking_only
     context = {
         "filter": case_filter,
         "form": case_filter.form,
