@@ -178,7 +178,10 @@ class GrievanceWhistlesView(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Whistle.objects.none()
-        case = get_object_or_404(cases_for(self.request.user), pk=self.kwargs["pk"])
+        # Not through reporting: a reporter follows the case as tracking shows it, not which
+        # departments hold it or why.
+        user = self.request.user
+        case = get_object_or_404(cases_for(user, as_reporter=False), pk=self.kwargs["pk"])
         return (
             Whistle.objects.filter(grievance=case)
             .select_related("centre")
@@ -247,10 +250,11 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         )
         if sees_everything(user):
             return qs
-        # Their departments' assignments, and those of cases in their scope (the centre).
+        # Their departments' assignments, and those of cases in their scope (the centre), not
+        # of the cases they only reported.
         return qs.filter(
             Q(department_id__in=services.department_ids(user))
-            | Q(whistle__grievance__in=cases_for(user).values("pk"))
+            | Q(whistle__grievance__in=cases_for(user, as_reporter=False).values("pk"))
         )
 
     def _run(self, request, name, input_class, call):

@@ -100,7 +100,7 @@ def console_cases(user) -> QuerySet[Grievance]:
     subtree lies in it too: the equality on the centre's per-level column adds no condition,
     and leads the index that holds the queue's order (grievances.models.queue_index).
     """
-    qs = cases_for(user).filter(state__in=CONSOLE_STATES)
+    qs = cases_for(user, as_reporter=False).filter(state__in=CONSOLE_STATES)
     if sees_everything(user):
         return qs
     return qs.filter(centre_subtree_q(centre_regions(user)))

@@ -252,12 +252,12 @@ def acts_for(assignment: Assignment) -> list[str]:
 
 def _assignment_scope(user):
     """Assignments the user may address, scoped as dispatch.api.AssignmentViewSet scopes
-    them: their departments' assignments and those of the cases they see."""
+    them: their departments' assignments and those of the cases they see as staff."""
     if sees_everything(user):
         return Assignment.objects.all()
     return Assignment.objects.filter(
         Q(department_id__in=services.department_ids(user))
-        | Q(whistle__grievance__in=cases_for(user).values("pk"))
+        | Q(whistle__grievance__in=cases_for(user, as_reporter=False).values("pk"))
     )
 
 

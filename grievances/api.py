@@ -163,6 +163,30 @@ class EventSerializer(serializers.ModelSerializer):
         return [a.pk for a in obj.attachments.all()]
 
 
+def _blank(field):
+    """The empty value of a field withheld from a reporter, of the field's own type (the
+    schema holds either way)."""
+    if field.allow_null:
+        return None
+    if isinstance(field, serializers.ListField | serializers.ListSerializer):
+        return []
+    if isinstance(field, serializers.BooleanField):
+        return False
+    if isinstance(field, serializers.IntegerField):
+        return 0
+    return ""
+
+
+class ReporterListSerializer(serializers.ListSerializer):
+    """Finds, with one query for the page, the rows the caller sees only as their reporter."""
+
+    def to_representation(self, data):
+        rows = list(data.all() if hasattr(data, "all") else data)
+        user = self.context["request"].user
+        self.child.reporter_only_ids = selectors.reporter_only_ids(user, rows)
+        return [self.child.to_representation(row) for row in rows]
+
+
 class GrievanceListSerializer(serializers.ModelSerializer):
     category = serializers.CharField(source="category.code")
     category_name = serializers.CharField(source="category.name")
@@ -195,6 +219,49 @@ class GrievanceListSerializer(serializers.ModelSerializer):
             "is_overdue",
             "created_at",
         ]
+        list_serializer_class = ReporterListSerializer
+
+    # What a resident who reported with an account (and holds no role over the case) reads
+    # of it: what public tracking shows, and what they gave themselves. A whitelist: every
+    # other field (a new one too) is blanked for them, its key kept.
+    REPORTER_FIELDS = frozenset(
+        {
+            "id",
+            "tracking_code",
+            "title",
+            "category",
+            "category_name",
+            "urgency",
+            "state",
+            "state_label",
+            "region",
+            "owning_centre",
+            "source",
+            "handle_due_at",
+            "suspended_at",
+            "is_overdue",
+            "created_at",
+        }
+    )
+
+    def _reporter_only(self, obj) -> bool:
+        user = self.context["request"].user
+        ids = getattr(self, "reporter_only_ids", None)
+        if ids is None:  # one case, not a page of them
+            return selectors.reporter_only(user, obj)
+        return obj.pk in ids
+
+    def to_representation(self, obj):
+        data = super().to_representation(obj)
+        if self._reporter_only(obj):
+            data = self.as_tracked(obj, data)
+        return data
+
+    def as_tracked(self, obj, data: dict) -> dict:
+        for name, field in self.fields.items():
+            if name not in self.REPORTER_FIELDS:
+                data[name] = _blank(field)
+        return data
 
 
 class RatingSerializer(serializers.Serializer):
@@ -270,28 +337,57 @@ class GrievanceDetailSerializer(GrievanceListSerializer):
         rating = getattr(obj, "rating", None)
         return RatingSerializer(rating).data if rating else None
 
-    def to_representation(self, obj):
-        data = super().to_representation(obj)
-        if selectors.reporter_only(self.context["request"].user, obj):
-            # A resident with an account reads their case as public tracking shows it: the
-            # public events without staff names or withheld notes, and the outcome only.
-            timeline = [selectors.public_event(e) for e in obj.events.all() if e.public]
-            shown = {e.pk: e for e in timeline}
-            data["events"] = [
-                {
-                    **event,
-                    "actor": None,
-                    "actor_label": "",
-                    "note": shown[event["id"]].note,
-                    "data": shown[event["id"]].data,
-                }
-                for event in data["events"]
-                if event["id"] in shown
-            ]
-            data["result"] = selectors.public_result(obj, timeline)
-            data["attachments"] = [a for a in data["attachments"] if a["public"]]
-            # Their own entry, not the other parties'.
-            data["complainants"] = [c for c in data["complainants"] if c["is_reporter"]]
+    REPORTER_FIELDS = GrievanceListSerializer.REPORTER_FIELDS | {
+        # What they reported.
+        "description",
+        "lng",
+        "lat",
+        "address",
+        "complainants",
+        # Dates of the public timeline's steps, and the spans between them.
+        "accepted_at",
+        "dispatched_at",
+        "reported_in_at",
+        "handled_at",
+        "closed_at",
+        "durations",
+        # Their own urges and rating, and the acts they have.
+        "urge_count",
+        "rating",
+        "available_transitions",
+        # Shown in their tracking form below.
+        "result",
+        "reject_reason_code",
+        "reject_reason",
+        "attachments",
+        "events",
+    }
+
+    def as_tracked(self, obj, data: dict) -> dict:
+        # A resident with an account reads their case as public tracking shows it: the
+        # public events without staff names or withheld notes, and the outcome only.
+        data = super().as_tracked(obj, data)
+        events = {e.pk: e for e in obj.events.all()}
+        timeline = [selectors.public_event(e) for e in events.values() if e.public]
+        shown = {e.pk: e for e in timeline}
+        data["events"] = [
+            {
+                **event,
+                "actor": None,
+                "actor_label": "",
+                "note": shown[event["id"]].note,
+                "data": shown[event["id"]].data,
+                "attachments": [a.pk for a in events[event["id"]].attachments.all() if a.public],
+            }
+            for event in data["events"]
+            if event["id"] in shown
+        ]
+        data["result"] = selectors.public_result(obj, timeline)
+        if obj.state != State.REJECTED:
+            data["reject_reason_code"] = data["reject_reason"] = ""
+        data["attachments"] = [a for a in data["attachments"] if a["public"]]
+        # Their own entry, not the other parties'.
+        data["complainants"] = [c for c in data["complainants"] if c["is_reporter"]]
         return data
 
 
@@ -730,7 +826,7 @@ def _attachments(case, ids):
 def _duplicate_of(case, user, ref):
     if not ref:
         return None
-    qs = cases_for(user)
+    qs = cases_for(user, as_reporter=False)
     code = normalize_tracking_code(str(ref))
     found = qs.filter(tracking_code=code).first()
     if found is None and str(ref).isascii() and str(ref).isdigit():

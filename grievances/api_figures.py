@@ -271,7 +271,9 @@ class ReturnVisitInput(serializers.Serializer):
 
 
 def _visits(user):
-    return ReturnVisit.objects.filter(grievance__in=cases_for(user)).select_related(
+    # The staff's calls to the reporter, not the reporter's to read.
+    staff_cases = cases_for(user, as_reporter=False)
+    return ReturnVisit.objects.filter(grievance__in=staff_cases).select_related(
         "grievance", "grievance__owning_centre", "recorded_by"
     )
 

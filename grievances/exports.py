@@ -78,7 +78,10 @@ def _instant(day: date) -> datetime:
 def case_queryset(user, params: dict):
     """The owner's cases reported in the period, in the region and of the department."""
     start, end = _period(params)
-    qs = cases_for(user).filter(created_at__gte=_instant(start), created_at__lt=_instant(end))
+    # The staff's cases (with their internal fields), not those the owner only reported.
+    qs = cases_for(user, as_reporter=False).filter(
+        created_at__gte=_instant(start), created_at__lt=_instant(end)
+    )
     region = _region(params)
     if region is not None:
         qs = qs.filter(**{f"{region.level}_id": region.pk})

@@ -80,7 +80,7 @@ def leader_home(request) -> dict:
     previous_start = month_start(day, back=1)
     current = figures.figures(region=region, start=start, end=end)
     previous = figures.figures(region=region, start=previous_start, end=start)
-    scope = cases_for(user).filter(state__in=OPEN_STATES)
+    scope = cases_for(user, as_reporter=False).filter(state__in=OPEN_STATES)
     if region is not None:
         scope = scope.filter(**{f"{region.level}_id": region.pk})
     counts = scope.aggregate(

@@ -122,6 +122,10 @@ def case_list(request):
     case_filter = CaseFilter(request.GET, queryset=base, request=request)
     case_filter.form.label_suffix = ""
     page = _page(case_filter.qs, request.GET.get("after"), request.GET.get("before"))
+    # The cases a resident only reported show what tracking shows: no risk flags.
+    tracking_only = selectors.reporter_only_ids(user, page["rows"])
+    for case in page["rows"]:
+        case.tracking_only = case.pk in tracking_only
     context = {
         "filter": case_filter,
         "form": case_filter.form,
@@ -346,6 +350,11 @@ def case_act(request, pk: int, name: str):
         raise Http404
     case = _get_case(request, pk)
     user = request.user
+    if selectors.reporter_only(user, case):
+        # The case page's forms are the staff's: a bad form would answer with the whole page.
+        # A reporter's acts (rate, urge, withdraw) are on the tracking page.
+        views_intake.prove(request, case)
+        return redirect("track")
     try:
         services.check_act(name, case, user)
     except services.NotAllowed:

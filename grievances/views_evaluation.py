@@ -550,7 +550,7 @@ def area_rows(selection: Selection, categories: dict) -> tuple[list[dict], str]:
 
 def overdue_cases(user, selection: Selection, now) -> tuple[list[Grievance], int]:
     qs = (
-        cases_for(user)
+        cases_for(user, as_reporter=False)
         .filter(selectors.overdue_q(now))
         .filter(_region_q(selection.region))
         .filter(_lead_department_q(selection.department))
@@ -741,7 +741,7 @@ def heat_points(user, selection: Selection) -> list[list[float]]:
     """The newest case points of the selection (at most MAX_POINTS), as [lat, lng]."""
     period = selection.period
     qs = (
-        cases_for(user)
+        cases_for(user, as_reporter=False)
         .filter(_region_q(selection.region))
         .filter(_lead_department_q(selection.department))
         .filter(
@@ -1047,7 +1047,7 @@ def _require_visit_staff(user) -> None:
 
 def _visits(user):
     return (
-        ReturnVisit.objects.filter(grievance__in=cases_for(user))
+        ReturnVisit.objects.filter(grievance__in=cases_for(user, as_reporter=False))
         .select_related(
             "grievance",
             "grievance__category",

@@ -260,14 +260,17 @@ def assignment_candidates(case: MediationCase) -> list[Mediator]:
 
 def mediation_cases_for(user, queryset: QuerySet[MediationCase] | None = None):
     """The mediation cases of the cases the user sees (the centre's staff through the case
-    scoping, which already includes the case's mediators) and those they are a party to."""
+    scoping, which already includes the case's mediators) and those they are a party to.
+
+    Not those of the cases they only reported: a reporter who is no party reads the case as
+    public tracking shows it, never the parties' names or the agreement's terms."""
     qs = MediationCase.objects.all() if queryset is None else queryset
     if not getattr(user, "is_authenticated", False):
         return qs.none()
     if sees_everything(user):
         return qs
     return qs.filter(
-        Q(grievance_id__in=cases_for(user).values("pk"))
+        Q(grievance_id__in=cases_for(user, as_reporter=False).values("pk"))
         | Q(pk__in=Party.objects.filter(user=user).values("case_id"))
     )
 

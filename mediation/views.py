@@ -593,7 +593,9 @@ def _render_case(request, case: MediationCase, *, bound=None, status: int = 200)
         for c in rows:
             choices.setdefault(c.party_id, []).append(c)
     grievance = case.grievance
-    sees_case = cases_for(request.user).filter(pk=grievance.pk).exists()
+    # The link to the case page only for those who read it there (a reporter is sent to
+    # tracking).
+    sees_case = cases_for(request.user, as_reporter=False).filter(pk=grievance.pk).exists()
     context = {
         "case": case,
         "grievance": grievance,

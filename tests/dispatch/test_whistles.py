@@ -240,3 +240,39 @@ def test_a_reopened_case_goes_back_to_the_department_that_handled_it(tree, peopl
     assert "handle" in body["available_transitions"]
     r = transport.post(f"/api/v1/grievances/{cid}/handle/", {"result": "已彻底修复"}, format="json")
     assert r.status_code == 200 and r.json()["state"] == "handled"
+
+
+def test_a_reporter_does_not_see_which_departments_hold_their_case(tree, people, depts):
+    """A resident who reported with an account follows the case as tracking shows it: the
+    whistles, the assignments and the centre's words to the departments are the staff's."""
+    from django.test import Client
+
+    from grievances import services as case_services
+    from grievances.models import Source
+    from tests.factories import UserFactory
+    from tests.grievances.conftest import new_case
+
+    resident = UserFactory()
+    case = new_case(resident, category="hazard.road", source=Source.RESIDENT_WEB)
+    case = case_services.grievance_accept(case, people.centre_staff)
+    r = as_user(people.centre_staff).post(
+        f"/api/v1/grievances/{case.pk}/dispatch/",
+        {"departments": [depts.transport.pk], "note": "内部：先联系公路段"},
+        format="json",
+    )
+    assert r.status_code == 200, r.json()
+    assignment = Assignment.objects.get(whistle__grievance=case)
+
+    api = as_user(resident)
+    assert api.get(f"/api/v1/grievances/{case.pk}/whistles/").status_code == 404
+    assert api.get("/api/v1/assignments/").json()["results"] == []
+    assert api.get(f"/api/v1/assignments/{assignment.pk}/").status_code == 404
+    page = Client()
+    page.force_login(resident)
+    assert page.post(f"/inbox/{assignment.pk}/note/", {"note": "x"}).status_code == 404
+    assert page.get("/console/").status_code in (403, 404)
+    # Their own case is still theirs to read (as tracking shows it).
+    assert api.get(f"/api/v1/grievances/{case.pk}/").status_code == 200
+    # The centre sees it all.
+    whistles = as_user(people.centre_staff).get(f"/api/v1/grievances/{case.pk}/whistles/").json()
+    assert [a["department"] for a in whistles[0]["assignments"]] == ["乃东区交通运输局"]

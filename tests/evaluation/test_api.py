@@ -196,3 +196,20 @@ def test_the_schema_lists_the_paths(tree):
         "/api/v1/exports/{id}/",
     ):
         assert path in paths, path
+
+
+def test_a_reporter_does_not_read_the_return_visits_of_their_case(tree, people, visit):
+    """The call to the reporter, its notes and who made it, are the staff's records."""
+    from grievances.models import Grievance
+    from tests.factories import UserFactory
+
+    resident = UserFactory()
+    Grievance.objects.filter(pk=visit.grievance_id).update(reporter=resident)
+    answer = {"reached": True, "satisfied": False, "resolved": False, "note": "内部：电话回访"}
+    assert post_visit(people.centre_staff, visit, answer).status_code == 200
+    for wanted in ("pending", "recorded", "all"):
+        r = api_as(resident).get("/api/v1/return-visits/", {"status": wanted})
+        assert r.status_code == 200 and r.json()["results"] == [], wanted
+    assert post_visit(resident, visit, answer).status_code == 404
+    r = api_as(people.centre_staff).get("/api/v1/return-visits/", {"status": "recorded"})
+    assert "内部：电话回访" in [v["note"] for v in r.json()["results"]]

@@ -196,6 +196,25 @@ def test_the_list_costs_the_same_queries_for_5_or_30_cases(
             assert len(r.json()["results"]) == min(n, 25)
 
 
+@pytest.mark.parametrize("n", [5, 30])
+def test_a_reporters_list_costs_the_same_queries_for_5_or_30_cases(
+    tree, people, n, django_assert_max_num_queries
+):
+    """Which rows a resident sees only as their reporter (and reads blanked) is found with
+    one query for the page."""
+    from tests.factories import UserFactory
+
+    resident = UserFactory()
+    for i in range(n):
+        new_case(resident, title=f"案件{i}", source=Source.RESIDENT_WEB, risk_group=True)
+    client = as_user(User.objects.get(pk=resident.pk))
+    with django_assert_max_num_queries(LIST_QUERY_BOUND + 1):
+        r = client.get(LIST)
+    rows = r.json()["results"]
+    assert len(rows) == min(n, 25)
+    assert all(row["risk_flags"] == [] and row["priority"] == 0 for row in rows)
+
+
 def test_the_list_pages_with_a_cursor(tree, people):
     for i in range(30):
         new_case(people.grid_worker, title=f"案件{i:02d}")

@@ -16,7 +16,14 @@ from mediation import services
 from mediation.models import MediationCase, Referral
 from tests.factories import UserFactory
 from tests.grievances.conftest import PHONE
-from tests.mediation.conftest import URLS, client_for, detail, open_mediation, token_of
+from tests.mediation.conftest import (
+    URLS,
+    client_for,
+    detail,
+    open_mediation,
+    party_data,
+    token_of,
+)
 from tests.mediation.test_signing import draft, sign_as_mediator, sign_as_party
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLS)]
@@ -159,3 +166,32 @@ def test_a_reporter_with_an_account_reads_the_outcome_not_the_terms(settled):
     assert settled.display_code in text
     assert "Settled by mediation" in text
     assert_nothing_of_the_terms(text)
+
+
+def test_a_reporter_who_is_no_party_does_not_reach_the_mediation_case(settled, appointed, people):
+    """Reporting the dispute does not make a resident a party: the mediation API and pages
+    (the parties' names, phones, the agreement's terms) stay closed to them."""
+    resident = UserFactory()
+    Grievance.objects.filter(pk=settled.pk).update(reporter=resident)
+    api = client_for(resident)
+    listed = api.get("/api/v1/mediation-cases/")
+    assert listed.status_code == 200
+    assert_nothing_of_the_terms(json.dumps(listed.json(), ensure_ascii=False))
+    assert detail(api, appointed).status_code == 404
+    page = Client(HTTP_ACCEPT_LANGUAGE="en")
+    page.force_login(resident)
+    assert page.get(f"/mediation/{appointed.pk}/").status_code == 404
+    assert page.get(f"/mediation/{appointed.pk}/agreement/").status_code == 404
+    # The centre still reads it all.
+    staff = detail(client_for(people.centre_staff), appointed)
+    assert staff.status_code == 200
+    assert "赔偿院墙修缮费" in json.dumps(staff.json(), ensure_ascii=False)
+
+
+def test_a_party_who_reported_still_reaches_their_mediation_case(roster, people):
+    resident = UserFactory()
+    mcase = open_mediation(people, parties=party_data(p0={"user": resident.pk}))
+    Grievance.objects.filter(pk=mcase.grievance_id).update(reporter=resident)
+    body = detail(client_for(resident), mcase)
+    assert body.status_code == 200, body.json()
+    assert body.json()["me"] is not None
