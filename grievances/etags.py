@@ -36,6 +36,19 @@ def etag(case: Grievance) -> str:
     return f'"{case.version}"'
 
 
+# A version is a PositiveIntegerField: ten digits at most. A longer number names no version
+# (and int() refuses one of more than 4,300 digits).
+_MAX_DIGITS = 10
+
+
+def version_of(text: str) -> int | None:
+    """The version `text` names, else None. ASCII digits only: str.isdigit() alone also takes
+    other digits ("²", "٣"), which int() refuses or reads as another number."""
+    if len(text) > _MAX_DIGITS or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
 def wanted_versions(header: str | None) -> set[int] | None:
     """The versions an If-Match header accepts; None when it accepts any (absent or `*`).
 
@@ -46,8 +59,9 @@ def wanted_versions(header: str | None) -> set[int] | None:
     header = header.strip()
     if header == "*":
         return None
-    if header.isdigit():
-        return {int(header)}
+    bare = version_of(header)
+    if bare is not None:
+        return {bare}
     versions: set[int] = set()
     position = 0
     while position < len(header):
@@ -55,8 +69,9 @@ def wanted_versions(header: str | None) -> set[int] | None:
         if match is None or match.end() == position:
             return set()  # not a list of entity tags
         weak, value = match.groups()
-        if not weak and value.isdigit():
-            versions.add(int(value))
+        version = None if weak else version_of(value)
+        if version is not None:
+            versions.add(version)
         position = match.end()
     return versions
 

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 
 from grids.models import Region
 from grids.scoping import scope_regions, sees_everything
-from grievances import selectors, services, views_intake
+from grievances import etags, selectors, services, views_intake
 from grievances.api import ACTS
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
 from grievances.forms_cases import ACT_FORMS, ActForm, CaseFilter
@@ -291,7 +291,8 @@ def _shown_version(request) -> set[int] | None:
     raw = request.POST.get("version")
     if raw is None:
         return None
-    return {int(raw)} if raw.strip().isdigit() else set()
+    version = etags.version_of(raw.strip())
+    return {version} if version is not None else set()
 
 
 def _run_act(

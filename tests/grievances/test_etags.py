@@ -145,6 +145,23 @@ def test_the_order_of_refusals_stays(tree, people, case):
     assert r.status_code == 400 and "reason" in r.json()
 
 
+@pytest.mark.parametrize("tag", ["\u00b2", '"\u00b2"', "\u0662", '"\uff12"', "9" * 5000])
+def test_a_tag_of_other_digits_or_too_long_is_refused_not_a_server_error(people, case, tag):
+    # "٢" and "２" read as 2 (the case's version) by int(), but are not its tag "2".
+    assert case.version == 2
+    before = snapshot(case)
+    client = api_as(people.centre_staff)
+    client.raise_request_exception = False
+    r = client.post(url(case, "suspend"), {"reason": "等待鉴定"}, format="json", HTTP_IF_MATCH=tag)
+    assert r.status_code == 409, r.content
+    # The case page's hidden field, the same.
+    page = page_client(people.centre_staff)
+    page.raise_request_exception = False
+    r = page.post(f"/cases/{case.pk}/act/note/", {"version": tag.strip('"'), "note": "进展"})
+    assert r.status_code == 302, r.content
+    assert snapshot(case) == before
+
+
 def test_if_match_parsing():
     assert etags.wanted_versions(None) is None
     assert etags.wanted_versions(" * ") is None
@@ -153,6 +170,8 @@ def test_if_match_parsing():
     assert etags.wanted_versions("7") == {7}
     assert etags.wanted_versions('W/"7"') == set()
     assert etags.wanted_versions('"7" "8"') == set()
+    assert etags.wanted_versions('"\u00b2"') == set()
+    assert etags.wanted_versions('" 7"') == set()
 
 
 # --- Writes that move many cases at once count too -------------------------------------------
