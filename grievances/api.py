@@ -1001,9 +1001,14 @@ class GrievanceViewSet(
                     saved.append(
                         save_upload(case, photo, request.user, public=data.validated_data["public"])
                     )
+                # The case shows its photos: one write for the upload, however many.
+                services.touch(case)
         except UploadError as exc:
             return Response({"photos": [str(exc)]}, status=400)
-        return Response(AttachmentSerializer(saved, many=True).data, status=201)
+        # The new tag, for the act that names the photos next (its If-Match).
+        return self.with_etag(
+            Response(AttachmentSerializer(saved, many=True).data, status=201), case
+        )
 
     def _act(self, request, name: str):
         case = self.get_object()

@@ -21,6 +21,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from shapely.geometry import shape
@@ -140,7 +141,7 @@ class Story:
         report_in = deadlines.report_in_due(case, when)
         handle = deadlines.handle_due(case, when)
         Grievance.objects.filter(pk=case.pk).update(
-            report_in_due_at=report_in, handle_due_at=handle
+            report_in_due_at=report_in, handle_due_at=handle, version=F("version") + 1
         )
         for event in events:
             data = {

@@ -1,13 +1,16 @@
 """A case's version as its HTTP ETag, and acts that run only on the version their sender read.
 
 `GET /api/v1/grievances/{id}/` sends `ETag: "<version>"` (Grievance.version counts the
-writes to the case). An act (`POST /api/v1/grievances/{id}/<act>/`) may send `If-Match` with
-that tag: when the case has been written since, the act is refused with 409 and nothing
-changes; the current tag or `*` lets it run. Every response that carries the case carries
-its ETag, so a client can chain acts without reading the case again. Without `If-Match` an
-act runs as before: the services lock the row and check the state and the owning centre
-again, which catches two acts at the same moment, but not an act sent on a page read before
-someone else's act that kept the state (two escalations from accepted climb two levels).
+writes to the case: every write that changes what this GET shows, a move or act, an event
+that a department, a mediation or a return visit writes, a rating, photos). An act
+(`POST /api/v1/grievances/{id}/<act>/`) may send `If-Match` with that tag: when the case has
+been written since, the act is refused with 409 and nothing changes; the current tag or `*`
+lets it run. Every response that carries the case carries its ETag, so a client can chain
+acts without reading the case again; so does the answer of a photo upload, whose photos the
+next act names. Without `If-Match` an act runs as before: the services lock the row and
+check the state and the owning centre again, which catches two acts at the same moment, but
+not an act sent on a page read before someone else's act that kept the state (two
+escalations from accepted climb two levels).
 
 The case pages do the same with a hidden `version` field in every act form
 (grievances/views_cases.py).

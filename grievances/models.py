@@ -401,8 +401,10 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         db_index=False,  # partial index in Meta
     )
 
-    # Counts the writes to the row: every save adds one, and so do the statements that move
-    # many cases at once (they say so where they write). The API sends it as the case's ETag
+    # Counts the writes to the case: every save adds one, so do the statements that move
+    # many cases at once (they say so where they write), and so does every other write that
+    # changes what the case's page and API show without saving the row (services.touch:
+    # an event, a rating, a photo, complainants moved in). The API sends it as the case's ETag
     # and an act sent with If-Match runs only on the version its sender read, so that two
     # people acting on what they saw cannot both act (grievances/etags.py).
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
@@ -454,11 +456,19 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         return f"{format_tracking_code(self.tracking_code)} {self.title}"
 
     def save(self, *args, **kwargs):
-        if not self._state.adding:
-            self.version += 1
-            if kwargs.get("update_fields") is not None:
-                kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
-        super().save(*args, **kwargs)
+        if self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        self.version += 1
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
+        try:
+            super().save(*args, **kwargs)
+        except BaseException:
+            # Nothing was written (a refused transition, a lost connection): the object
+            # keeps the version the row has, or a retry would claim one it never reached.
+            self.version -= 1
+            raise
 
     @property
     def display_code(self) -> str:

@@ -413,6 +413,7 @@ def _run(
                 locked,
                 user,
                 name,
+                saved=True,
                 from_state=from_state,
                 note=note,
                 public=public,
@@ -466,13 +467,33 @@ def new_event(
     )
 
 
+def touch(case: Grievance) -> None:
+    """Count a write to the case that did not save its row (an event of an act that keeps the
+    case as it is, a rating, a photo, complainants moved in): its version, the ETag, goes up
+    by one, so an act sent on what was shown before is refused. `case.version` is read back,
+    as the row has it."""
+    Grievance.objects.filter(pk=case.pk).update(version=F("version") + 1)
+    case.version = Grievance.objects.filter(pk=case.pk).values_list("version", flat=True).get()
+
+
 def record(
-    case: Grievance, user, action: str, *, attachments: Iterable[Attachment] = (), **fields
+    case: Grievance,
+    user,
+    action: str,
+    *,
+    attachments: Iterable[Attachment] = (),
+    saved: bool = False,
+    **fields,
 ) -> CaseEvent:
     """Write the CaseEvent of a move or act (inside the caller's transaction); `fields` are
-    new_event's (from_state, note, public, data, actor_label)."""
+    new_event's (from_state, note, public, data, actor_label).
+
+    An event changes what the case shows (its timeline), so it counts a write to the case
+    (touch) unless `saved`: the caller saved the case in this act, which counted it already."""
     event = new_event(case, user, action, **fields)
     event.save()
+    if not saved:
+        touch(case)
     ids = [a.pk for a in attachments]
     if ids:
         Attachment.objects.filter(pk__in=ids, grievance=case).update(event=event)
@@ -636,6 +657,7 @@ def grievance_submit(
             case,
             user,
             "submit",
+            saved=True,
             public=True,
             data=submitted,
             attachments=attachments,
@@ -650,6 +672,7 @@ def grievance_submit(
                 case,
                 user,
                 "handle",
+                saved=True,
                 from_state=State.SUBMITTED,
                 note=settled_note,
                 public=True,
@@ -872,6 +895,8 @@ def grievance_reject(
                 person.position = start + offset
                 person.merged_from = c
                 person.save(update_fields=["grievance", "is_reporter", "position", "merged_from"])
+            # The original shows the complainants it gained.
+            touch(duplicate_of)
             return {"reason_code": reason_code, "duplicate_of": duplicate_of.tracking_code}
         return {"reason_code": reason_code}
 
@@ -1365,4 +1390,5 @@ __all__ = [
     "case_event",
     "check_act",
     "expect_version",
+    "touch",
 ]

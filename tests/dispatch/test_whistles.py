@@ -276,3 +276,51 @@ def test_a_reporter_does_not_see_which_departments_hold_their_case(tree, people,
     # The centre sees it all.
     whistles = as_user(people.centre_staff).get(f"/api/v1/grievances/{case.pk}/whistles/").json()
     assert [a["department"] for a in whistles[0]["assignments"]] == ["乃东区交通运输局"]
+
+
+@pytest.mark.parametrize(
+    "by, act, data, event",
+    [
+        ("police", "report_in", {}, "assist_accept"),  # the assisting department's part
+        ("police", "refuse", {"reason": "非我所职责"}, "assist_refuse"),
+        ("police", "note", {"note": "已派警力到场"}, "note"),
+        ("transport", "note", {"note": "抢修队已出发"}, "note"),
+    ],
+)
+def test_a_departments_answer_or_note_changes_the_case_tag(
+    tree, people, depts, by, act, data, event
+):
+    cid = _accepted(people)
+    centre = as_user(people.centre_staff)
+    r = centre.post(
+        f"/api/v1/grievances/{cid}/dispatch/",
+        {"departments": [depts.transport.pk, depts.police.pk]},
+        format="json",
+    )
+    assert r.status_code == 200, r.json()
+    read_before = centre.get(f"/api/v1/grievances/{cid}/")["ETag"]
+    assignment = Assignment.objects.get(department=getattr(depts, by))
+
+    r = as_user(getattr(depts.staff, by)).post(
+        f"/api/v1/assignments/{assignment.pk}/{act}/", data, format="json"
+    )
+
+    assert r.status_code == 200, r.json()
+    shown = centre.get(f"/api/v1/grievances/{cid}/")
+    assert shown.json()["events"][-1]["action"] == event
+    assert shown["ETag"] != read_before
+    # The centre acting on what it read before the department's answer is refused.
+    r = centre.post(
+        f"/api/v1/grievances/{cid}/note/",
+        {"note": "请各部门协同"},
+        format="json",
+        HTTP_IF_MATCH=read_before,
+    )
+    assert r.status_code == 409, r.json()
+    r = centre.post(
+        f"/api/v1/grievances/{cid}/note/",
+        {"note": "请各部门协同"},
+        format="json",
+        HTTP_IF_MATCH=shown["ETag"],
+    )
+    assert r.status_code == 200, r.json()

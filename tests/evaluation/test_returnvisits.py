@@ -11,7 +11,7 @@ from grievances.models import CaseEvent, ReturnVisit, State
 from grievances.tasks import relay_batch
 from tests.evaluation.conftest import step
 from tests.factories import make_member
-from tests.grievances.conftest import advance, at, new_case
+from tests.grievances.conftest import advance, api_as, at, new_case
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +232,39 @@ def test_reopening_after_30_days_is_refused(tree, people):
         )
     visit.refresh_from_db()
     assert not visit.is_recorded  # nothing written
+
+
+def test_recording_the_call_changes_the_case_tag(tree, people, settings):
+    settings.RETURN_VISIT_SAMPLE = 1.0
+    case = closed_case(people)
+    relay_batch()
+    visit = ReturnVisit.objects.get(grievance=case)
+    centre = api_as(people.centre_staff)
+    with time_machine.travel(at(2026, 10, 13, 9), tick=False):
+        read_before = centre.get(f"/api/v1/grievances/{case.pk}/")["ETag"]
+        r = centre.post(
+            f"/api/v1/return-visits/{visit.pk}/",
+            {"reached": True, "satisfied": False, "resolved": False, "note": "还在漏水"},
+            format="json",
+        )
+        assert r.status_code == 200, r.json()
+        shown = centre.get(f"/api/v1/grievances/{case.pk}/")
+        assert shown.json()["events"][-1]["action"] == "return_visit"
+        assert shown["ETag"] != read_before
+        # Reopening on what the centre read before the call is refused; on the call, it runs.
+        reopen = {"reason": "回访未解决"}
+        r = centre.post(
+            f"/api/v1/grievances/{case.pk}/reopen/",
+            reopen,
+            format="json",
+            HTTP_IF_MATCH=read_before,
+        )
+        assert r.status_code == 409, r.json()
+        assert CaseEvent.objects.filter(grievance=case, action="reopen").count() == 0
+        r = centre.post(
+            f"/api/v1/grievances/{case.pk}/reopen/",
+            reopen,
+            format="json",
+            HTTP_IF_MATCH=shown["ETag"],
+        )
+        assert r.status_code == 200, r.json()

@@ -12,6 +12,7 @@ import re
 from html import unescape
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.utils.translation import gettext
 from rest_framework.test import APIClient
@@ -163,6 +164,23 @@ def test_the_order_of_refusals_stays(tree, people, case):
     assert r.status_code == 400 and "reason" in r.json()
 
 
+@pytest.mark.parametrize("tag", ["\u00b2", '"\u00b2"', "\u0662", '"\uff12"', "9" * 5000])
+def test_a_tag_of_other_digits_or_too_long_is_refused_not_a_server_error(people, case, tag):
+    # "٢" and "２" read as 2 (the case's version) by int(), but are not its tag "2".
+    assert case.version == 2
+    before = snapshot(case)
+    client = api_as(people.centre_staff)
+    client.raise_request_exception = False
+    r = client.post(url(case, "suspend"), {"reason": "等待鉴定"}, format="json", HTTP_IF_MATCH=tag)
+    assert r.status_code == 409, r.content
+    # The case page's hidden field, the same.
+    page = page_client(people.centre_staff)
+    page.raise_request_exception = False
+    r = page.post(f"/cases/{case.pk}/act/note/", {"version": tag.strip('"'), "note": "进展"})
+    assert r.status_code == 302, r.content
+    assert snapshot(case) == before
+
+
 def test_if_match_parsing():
     assert etags.wanted_versions(None) is None
     assert etags.wanted_versions(" * ") is None
@@ -171,6 +189,8 @@ def test_if_match_parsing():
     assert etags.wanted_versions("7") == {7}
     assert etags.wanted_versions('W/"7"') == set()
     assert etags.wanted_versions('"7" "8"') == set()
+    assert etags.wanted_versions('"\u00b2"') == set()
+    assert etags.wanted_versions('" 7"') == set()
 
 
 # --- Writes that move many cases at once count too -------------------------------------------
@@ -190,6 +210,108 @@ def test_the_systems_accept_and_dispatch_counts_a_write(tree, people):
     assert fresh.state == State.DISPATCHED
     # As many as the two acts one by one (accept, then dispatch) would count.
     assert fresh.version == moved.version == 3
+
+
+# --- Writes that change what the case shows without saving it count too ------------------------
+
+
+def tag_of(case, user) -> str:
+    r = api_as(user).get(url(case))
+    assert r.status_code == 200
+    return r["ETag"]
+
+
+def assert_refused(case, user, act: str, data: dict, tag: str) -> None:
+    """An act sent with the tag read before the write is refused, and changes nothing."""
+    before = snapshot(case)
+    r = api_as(user).post(url(case, act), data, format="json", HTTP_IF_MATCH=tag)
+    assert r.status_code == 409, r.json()
+    assert snapshot(case) == before
+
+
+def rate(case, score: int, resolved: bool):
+    r = APIClient().post(
+        f"/api/v1/track/{case.display_code}/rate/",
+        {"phone_last4": "1234", "score": score, "resolved": resolved},
+        format="json",
+    )
+    assert r.status_code == 200, r.json()
+
+
+def test_a_rating_and_its_change_each_change_the_tag(tree, people):
+    case = advance(new_case(people.grid_worker), State.CLOSED, people)
+    centre = people.centre_staff
+    read_before = tag_of(case, centre)
+
+    rate(case, 2, False)
+    rated = tag_of(case, centre)
+    assert rated != read_before
+    assert api_as(centre).get(url(case)).json()["rating"]["score"] == 2
+    # The centre reopening on what it read before the rating would not have seen it.
+    assert_refused(case, centre, "reopen", {"reason": "居民不满意"}, read_before)
+
+    rate(case, 5, True)  # changed within 7 days
+    changed = tag_of(case, centre)
+    assert changed != rated
+    assert_refused(case, centre, "reopen", {"reason": "居民不满意"}, rated)
+    r = api_as(centre).post(
+        url(case, "reopen"), {"reason": "居民不满意"}, format="json", HTTP_IF_MATCH=changed
+    )
+    assert r.status_code == 200, r.json()
+
+
+def test_photos_uploaded_to_a_case_change_its_tag_and_the_upload_sends_the_new_one(
+    tree, people, case
+):
+    from tests.grievances.test_attachments_api import jpeg
+
+    centre = people.centre_staff
+    read_before = tag_of(case, centre)
+    r = api_as(centre).post(
+        url(case, "attachments"), {"photos": [jpeg("a.jpg"), jpeg("b.jpg")]}, format="multipart"
+    )
+    assert r.status_code == 201, r.json()
+    photo_ids = [p["id"] for p in r.json()]
+    # One write for the upload, however many photos; the answer carries the new tag.
+    assert r["ETag"] == f'"{Grievance.objects.get(pk=case.pk).version}"' == tag_of(case, centre)
+    assert r["ETag"] != read_before
+    assert_refused(
+        case, centre, "note", {"note": "现场照片", "attachments": photo_ids}, read_before
+    )
+    r = api_as(centre).post(
+        url(case, "note"),
+        {"note": "现场照片", "attachments": photo_ids},
+        format="json",
+        HTTP_IF_MATCH=r["ETag"],
+    )
+    assert r.status_code == 200, r.json()
+
+
+def test_the_original_of_a_duplicate_changes_its_tag_with_the_complainants_it_gains(
+    tree, people, case
+):
+    centre = people.centre_staff
+    read_before = tag_of(case, centre)
+    duplicate = new_case(people.grid_worker, name="李四", phone="13900009999")
+    services.grievance_reject(
+        duplicate, centre, reason_code="duplicate", duplicate_of=case, reason="同一处垃圾"
+    )
+    shown = api_as(centre).get(url(case))
+    assert [c["name"] for c in shown.json()["complainants"]] == ["张三", "李四"]
+    assert shown["ETag"] != read_before
+    assert_refused(case, centre, "suspend", {"reason": "等待鉴定"}, read_before)
+
+
+def test_a_save_that_fails_leaves_the_object_at_the_version_it_had(tree, people):
+    case = new_case(people.grid_worker)
+    stale = Grievance.objects.get(pk=case.pk)
+    services.grievance_accept(case, people.centre_staff)
+    stale.accept()
+    # The row has moved on: the optimistic state check writes nothing.
+    with pytest.raises(services.ConcurrentTransition), transaction.atomic():
+        stale.save()
+    assert stale.version == 1
+    assert Grievance.objects.get(pk=case.pk).version == 2
 
 
 # --- The case page -------------------------------------------------------------------------------

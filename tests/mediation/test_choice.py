@@ -258,3 +258,23 @@ def test_the_choice_deadline_counts_working_days(roster, people):
     # count, Thu 10-08, Fri 10-09 and the make-up Saturday 10-10 (调休) do.
     local = fresh(mcase).choice_deadline.astimezone(ZoneInfo("Asia/Shanghai"))
     assert (local.month, local.day, local.hour) == (10, 10, 10)
+
+
+def test_a_partys_choice_changes_the_case_tag(roster, people, act):
+    mcase = open_mediation(people)
+    centre = client_for(people.centre_staff)
+    case_url = f"/api/v1/grievances/{mcase.grievance_id}/"
+    read_before = centre.get(case_url)["ETag"]
+
+    r = choose(act, mcase, 0, [roster.zhuoma, roster.wang])
+
+    assert r.status_code == 200, r.json()
+    shown = centre.get(case_url)
+    assert shown.json()["events"][-1]["action"] == "mediation_choose"
+    assert shown["ETag"] != read_before
+    # The centre acting on the case as it read it before the choice is refused.
+    note = {"note": "已电话联系双方"}
+    r = centre.post(f"{case_url}note/", note, format="json", HTTP_IF_MATCH=read_before)
+    assert r.status_code == 409, r.json()
+    r = centre.post(f"{case_url}note/", note, format="json", HTTP_IF_MATCH=shown["ETag"])
+    assert r.status_code == 200, r.json()
