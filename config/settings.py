@@ -487,7 +487,7 @@ CONTENT_SECURITY_POLICY = {
 # Right after SecurityMiddleware, so that it also sees the responses of every other one.
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "csp.middleware.CSPMiddleware",
+    "config.csp_fast.CachedPolicyMiddleware",
 )
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("csp.context_processors.nonce")
 # Swagger UI would show a badge from validator.swagger.io (an image from another site) on

@@ -248,3 +248,15 @@ def test_the_extra_image_hosts_reach_the_header():
     ).stdout
     for source in ("https://*.tianditu.gov.cn", "https://a.example.org", "https://b.example.org"):
         assert f"'{source}'" in out
+
+
+def test_the_policy_built_once_is_the_one_django_csp_builds(client, settings, db):
+    """config.csp_fast serves a response without a nonce a policy built once: the same
+    header django-csp would build, and a new one when the settings change."""
+    from csp.utils import build_policy
+
+    r = client.get("/api/v1/regions/")
+    assert r["Content-Security-Policy"] == build_policy()
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    r = client.get("/api/v1/regions/")
+    assert r["Content-Security-Policy"] == "default-src 'none'"
