@@ -57,11 +57,6 @@ class Throttled:
         logger.warning(message, *args)
         return True
 
-    def reset(self) -> None:
-        with self._lock:
-            self._next = 0.0
-            self.suppressed = 0
-
 
 class Outage:
     """What the whole process knows of one server: Django makes a cache object per thread,
@@ -104,14 +99,14 @@ class FailSoftRedisCache(RedisCache):
     def __init__(self, server, params):
         params = dict(params)
         options = dict(params.get("OPTIONS") or {})
-        self.retry = float(options.pop("retry", DEFAULT_RETRY_SECONDS))
+        retry = float(options.pop("retry", DEFAULT_RETRY_SECONDS))
         max_entries = int(options.pop("fallback_max_entries", 10_000))
         options.setdefault("socket_connect_timeout", DEFAULT_SOCKET_TIMEOUT)
         options.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
         params["OPTIONS"] = options
         super().__init__(server, params)
         location = f"{server}|{params.get('KEY_PREFIX', '')}"
-        self.outage = _outage(location, self.retry)
+        self.outage = _outage(location, retry)
         # A local-memory cache of one name shares its store across instances (threads).
         self.fallback = LocMemCache(
             f"failsoft:{location}",

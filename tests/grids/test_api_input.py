@@ -15,19 +15,11 @@ from grids.api_input import json_depth_exceeds
 from grids.models import Region
 from grievances.models import Grievance
 from tests.grievances.conftest import new_case
+from tests.grievances.test_public import REPORT
 
 pytestmark = pytest.mark.django_db
 
 TWENTY_DIGITS = "99999999999999999999"
-
-REPORT = {
-    "title": "楼道水管漏水",
-    "description": "三单元楼道水管漏水，地面积水",
-    "category": "hazard.utilities",
-    "lng": 91.2,
-    "lat": 29.7,
-    "complainants": [{"name": "赵六", "phone": "139-1234-5678"}],
-}
 
 
 def api() -> APIClient:
