@@ -48,6 +48,7 @@ from grievances.models import (
     Urgency,
     normalize_tracking_code,
 )
+from grievances.privacy import mask_id, mask_phone
 from grievances.scoping import cases_for
 
 # What one request may carry besides photos (MAX_PER_CASE) and complainants (the setting
@@ -88,16 +89,6 @@ class CategorySerializer(serializers.ModelSerializer):
             "handle_urgent_days",
             "handle_normal_days",
         ]
-
-
-def mask_phone(phone: str) -> str:
-    if len(phone) <= 4:
-        return "****" if phone else ""
-    return phone[:3] + "*" * max(len(phone) - 7, 1) + phone[-4:]
-
-
-def mask_id(number: str) -> str:
-    return number[:3] + "*" * (len(number) - 7) + number[-4:] if len(number) > 7 else "****"
 
 
 class ComplainantSerializer(serializers.ModelSerializer):

@@ -175,7 +175,7 @@ def case_rows(user, params: dict):
         ),
         Prefetch("return_visits", queryset=ReturnVisit.objects.order_by("-id"), to_attr="rvs"),
     ).order_by("created_at", "id")
-    from grievances.api import mask_phone  # the API's masking, one rule
+    from grievances.privacy import mask_phone
 
     for case in qs.iterator(chunk_size=PROGRESS_EVERY):
         personal = superuser or services.is_centre(user, case)

@@ -22,6 +22,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from grievances.privacy import mask_sent_to
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKEND = "grievances.sms.ConsoleBackend"
@@ -70,7 +72,7 @@ def send_sms(phone: str, text: str) -> bool:
     try:
         get_backend().send(phone, text)
     except Exception:  # noqa: BLE001 - any gateway or configuration error: the report stands
-        log.exception("could not send an SMS to %s", mask(phone))
+        log.exception("could not send an SMS to %s", mask_sent_to(phone))
         return False
     return True
 
@@ -78,13 +80,3 @@ def send_sms(phone: str, text: str) -> bool:
 def send_sms_on_commit(phone: str, text: str) -> None:
     """Send once the current transaction commits (at once outside a transaction)."""
     transaction.on_commit(lambda: send_sms(phone, text))
-
-
-def mask(phone: str) -> str:
-    """138****1234: enough for the sender to recognise the number, not for others to use."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if len(digits) <= 4:
-        return "*" * len(digits)
-    if len(digits) <= 7:
-        return "*" * (len(digits) - 4) + digits[-4:]
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]

@@ -37,6 +37,7 @@ from grievances.forms import (
     search_places,
 )
 from grievances.models import Attachment, Grievance, Source, State, normalize_tracking_code
+from grievances.privacy import mask_sent_to
 
 INTAKE_ROLES = GRID_ROLES | {Role.CENTRE_STAFF, Role.LEADER, "superuser"}
 
@@ -237,7 +238,7 @@ def report(request):
         "code": case.display_code,
         "title": case.title,
         "state": case.state,
-        "sms_to": sms.mask(phone) if phone else "",
+        "sms_to": mask_sent_to(phone) if phone else "",
         "staff": staff,
     }
     if not staff:

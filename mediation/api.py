@@ -30,9 +30,10 @@ from rest_framework.throttling import SimpleRateThrottle
 from grids.api import RegionRefSerializer
 from grids.api_input import IdField
 from grids.models import Region
-from grievances.api import error_response, mask_phone
+from grievances.api import error_response
 from grievances.attachments import MAX_PER_CASE
 from grievances.models import Attachment, Category
+from grievances.privacy import mask_phone
 from grievances.services import CaseError, InvalidInput
 from mediation import selectors, services, tokens
 from mediation.models import (

@@ -38,6 +38,7 @@ from grievances import selectors as case_selectors
 from grievances import services as case_services
 from grievances.labels import deferred
 from grievances.models import Attachment, Grievance
+from grievances.privacy import mask_sent_to
 from grievances.services import InvalidInput, NotAllowed, WrongState
 from mediation import selectors, tokens
 from mediation.models import (
@@ -940,7 +941,7 @@ def mediation_send_code(case: MediationCase, actor: Actor) -> OneTimeCode:
             locked,
             actor,
             "mediation_code_sent",
-            note=_("Signing code sent to %(phone)s.") % {"phone": sms.mask(who.phone)},
+            note=_("Signing code sent to %(phone)s.") % {"phone": mask_sent_to(who.phone)},
             data={"party": who.pk},
         )
         sms.send_sms_on_commit(
@@ -951,7 +952,7 @@ def mediation_send_code(case: MediationCase, actor: Actor) -> OneTimeCode:
             )
             % {"code": locked.grievance.display_code, "otp": code},
         )
-        otp.sent_to = sms.mask(who.phone)
+        otp.sent_to = mask_sent_to(who.phone)
         return otp
 
     return _atomic_act(case, actor, "send_code", work)

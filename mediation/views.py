@@ -36,9 +36,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from grids import limits
-from grievances import sms
-from grievances.api import mask_id
 from grievances.attachments import UploadError, save_upload
+from grievances.privacy import mask_id, mask_sent_to
 from grievances.scoping import cases_for
 from grievances.services import InvalidInput, NotAllowed, WrongState
 from mediation import pdf, selectors, services, tokens
@@ -381,7 +380,7 @@ def _render_party(
 
 
 def _masked(phone: str) -> str:
-    return sms.mask(phone) if phone else ""
+    return mask_sent_to(phone) if phone else ""
 
 
 def _link_misses_response(request) -> HttpResponse:

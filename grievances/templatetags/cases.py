@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from grievances import selectors
-from grievances.api import mask_id, mask_phone
 from grievances.labels import shown
 from grievances.models import (
     Complexity,
@@ -28,6 +27,7 @@ from grievances.models import (
     Urgency,
     format_tracking_code,
 )
+from grievances.privacy import mask_id, mask_phone
 
 register = template.Library()
 

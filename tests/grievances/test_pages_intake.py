@@ -16,6 +16,7 @@ from PIL import Image
 from grids.models import Role
 from grievances import forms, services, sms
 from grievances.models import Complainant, Grievance, Rating, Source, State
+from grievances.privacy import mask_sent_to
 from tests.factories import make_member
 from tests.grievances.conftest import POINT_A1, POINT_B1, advance, at, new_case
 
@@ -741,6 +742,6 @@ def test_console_backend_prints(settings, capsys):
 
 
 def test_mask():
-    assert sms.mask("13912345678") == "139****5678"
-    assert sms.mask("139-1234-5678") == "139****5678"
-    assert sms.mask("12345") == "*2345"
+    assert mask_sent_to("13912345678") == "139****5678"
+    assert mask_sent_to("139-1234-5678") == "139****5678"
+    assert mask_sent_to("12345") == "*2345"

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 
 from dispatch.models import Department, DepartmentMembership
 from grids.models import Role
-from grievances.api import mask_phone
+from grievances.privacy import mask_phone
 from tests.factories import UserFactory, make_member, region_with_box
 
 pytestmark = pytest.mark.django_db
