@@ -5,7 +5,7 @@ created when missing; $BENCH_DASH_DATABASE_URL overrides) with one city of 5 cou
 townships, 500 villages and 2,000 grids, 20 departments and a year of cases inserted by
 generate_series: about 85% closed (60% of those rated), the rest open or withdrawn; 40%
 whistled to a department (lead assignments), the others dispatched down to their grid.
-Then it builds the figure cells with the real code (grievances.figures.rebuild) and times:
+Then it builds the figure cells with the real code (evaluation.figures.rebuild) and times:
 
 - figures() for the city over the year (the target: under 300 ms), a county over the
   year, a township over a month, a department over the year, a grid over a month;
@@ -268,9 +268,10 @@ def main() -> None:
     from django.db import connection
 
     from dispatch.models import Department
+    from evaluation import figures
+    from evaluation.models import CaseFigure, FigureCell, FigureState
     from grids.models import Region
-    from grievances import figures
-    from grievances.models import CaseFigure, FigureCell, FigureState, Grievance
+    from grievances.models import Grievance
 
     result: dict = {"database": urlparse(url).path.lstrip("/")}
     if args.reseed:

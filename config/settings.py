@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "grievances",
     "dispatch",
     "mediation",
+    "evaluation",
 ]
 
 MIDDLEWARE = [
@@ -242,15 +243,15 @@ CELERY_BEAT_SCHEDULE.update(
         },
         # The figures' daily cells: what changed in the last minute, and a nightly wide pass.
         "refresh-figures": {
-            "task": "grievances.tasks_evaluation.refresh_figures",
+            "task": "evaluation.tasks.refresh_figures",
             "schedule": SWEEP_SECONDS,
         },
         "refresh-figures-nightly": {
-            "task": "grievances.tasks_evaluation.refresh_figures_wide",
+            "task": "evaluation.tasks.refresh_figures_wide",
             "schedule": crontab(hour=3, minute=17),
         },
         "sweep-exports": {
-            "task": "grievances.tasks_evaluation.sweep_exports",
+            "task": "evaluation.tasks.sweep_exports",
             "schedule": SWEEP_SECONDS,
         },
         # Successful sign-ins are kept as long as the account slow-down looks back.
@@ -430,7 +431,7 @@ SPECTACULAR_SETTINGS = {
         "CaseKindEnum": "grievances.models.Kind",
         "MediationOrgKindEnum": "mediation.models.OrgKind",
         "MediationCaseStatusEnum": "mediation.models.CaseStatus",
-        "ExportKindEnum": "grievances.models.Export.Kind",
+        "ExportKindEnum": "evaluation.models.Export.Kind",
         "HandlingLevelEnum": "grievances.models.HandlingLevel",
         "RejectReasonEnum": "grievances.models.RejectReason",
     },

@@ -39,7 +39,7 @@ api_v1 = [
         name="grievance-whistles",
     ),
     path("", include("dispatch.urls_api")),
-    path("", include("grievances.urls_api_figures")),
+    path("", include("evaluation.urls_api")),
     path("", include("mediation.urls_api")),
     path("", include(router.urls)),
 ]
@@ -58,7 +58,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", include("grievances.urls")),
     path("", include("dispatch.urls")),
-    path("", include("grievances.urls_evaluation")),
+    path("", include("evaluation.urls")),
     path("", include("mediation.urls")),
     path("", include("grids.urls")),
 ]

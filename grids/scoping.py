@@ -50,6 +50,27 @@ def scope_regions(user) -> list[Region]:
     return cached
 
 
+def widest(regions: list[Region]) -> list[Region]:
+    """Drop regions inside another one of the list; widest first."""
+    return sorted(
+        (
+            r
+            for r in regions
+            if not any(
+                o.pk != r.pk and o.tree_id == r.tree_id and o.lft <= r.lft and r.rght <= o.rght
+                for o in regions
+            )
+        ),
+        key=lambda r: (r.depth, r.code),
+    )
+
+
+def role_regions(user, roles) -> list[Region]:
+    """The regions whose subtrees the user holds one of `roles` in, widest first."""
+    found = {m.region.pk: m.region for m in memberships(user) if m.role in roles}
+    return widest(list(found.values()))
+
+
 def forget(user) -> None:
     """Drop the cached scope (after memberships change)."""
     for attr in (_CACHE_ATTR, _MEMBERSHIPS_ATTR):

@@ -29,13 +29,12 @@ from shapely.geometry import shape
 from grids.demo import DemoError, code_of, demo_step
 from grids.models import Region
 from grids.workcalendar import WorkCalendar
-from grievances import deadlines, figures
+from grievances import deadlines
 from grievances import services as case_services
 from grievances.models import (
     CaseEvent,
     Category,
     Complexity,
-    FigureState,
     Grievance,
     HandlingLevel,
     Source,
@@ -697,8 +696,9 @@ def load_cases() -> dict[str, int]:
 
 @demo_step(90)
 def finish_demo() -> dict[str, int]:
-    """Relay the new cases' events (routing, notifications, return visits), then bring the
-    figures up to date (the backdated events are older than the periodic refresh looks)."""
+    """Relay the new cases' events (routing, notifications, return visits), then hand the new
+    cases to the apps above (`after_relay`: dispatch dates its notifications, evaluation
+    brings the figures up to date)."""
     if not _told:
         return {}
     new = sorted(set(_told))
@@ -708,8 +708,4 @@ def finish_demo() -> dict[str, int]:
             break
     for hook in after_relay:
         hook(new)
-    if FigureState.objects.filter(pk=1, last_run_at__isnull=False).exists():
-        figures.refresh_cases(new)
-    else:
-        figures.rebuild(fresh=False)
     return {}

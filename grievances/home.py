@@ -1,4 +1,5 @@
-"""What the grid worker's and the leader's home pages show (registered with grids.views).
+"""What the grid worker's home page shows (registered with grids.views); the leader's is
+evaluation's (evaluation/home.py).
 
 Each panel reads a fixed number of queries whatever the number of cases: counts in one
 aggregate, then the first rows of a list.
@@ -11,25 +12,17 @@ from datetime import timedelta
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from grids.models import Role
+from grids.scoping import role_regions
 from grids.views import GRID_ROLES, home_panel
-from grievances import figures
 from grievances.models import OPEN_STATES, Grievance, State
 from grievances.scoping import cases_for
 from grievances.selectors import due_today_q, overdue_q
-from grievances.views_evaluation import (
-    PRIMARY_RATES,
-    month_start,
-    rate_tile,
-    role_regions,
-    today,
-)
 
 HOME_ROWS = 8
 RECENT = timedelta(days=30)
 
 
-def _rows(qs, limit: int = HOME_ROWS) -> list[Grievance]:
+def rows(qs, limit: int = HOME_ROWS) -> list[Grievance]:
     return list(qs.select_related("category", "region")[:limit])
 
 
@@ -61,42 +54,8 @@ def grid_home(request) -> dict:
     )
     return {
         "grid_counts": counts,
-        "grid_to_handle": _rows(_by_deadline(mine.filter(on_the_spot)))
+        "grid_to_handle": rows(_by_deadline(mine.filter(on_the_spot)))
         if counts["to_handle"]
         else [],
-        "grid_open": _rows(_by_deadline(open_cases)) if counts["open"] else [],
-    }
-
-
-@home_panel("leader")
-def leader_home(request) -> dict:
-    """This month's three rates for the leader's widest region, against last month's, and
-    the region's open and overdue cases."""
-    user, now = request.user, timezone.now()
-    regions = role_regions(user, {Role.LEADER})
-    region = regions[0] if regions else None
-    day = today()
-    start, end = month_start(day), day + timedelta(days=1)
-    previous_start = month_start(day, back=1)
-    current = figures.figures(region=region, start=start, end=end)
-    previous = figures.figures(region=region, start=previous_start, end=start)
-    scope = cases_for(user, as_reporter=False).filter(state__in=OPEN_STATES)
-    if region is not None:
-        scope = scope.filter(**{f"{region.level}_id": region.pk})
-    counts = scope.aggregate(
-        open=Count("pk"),
-        overdue=Count("pk", filter=overdue_q(now)),
-        risk=Count("pk", filter=Q(risk_petition=True) | Q(risk_extreme=True) | Q(risk_group=True)),
-    )
-    overdue = (
-        _rows(scope.filter(overdue_q(now)).order_by(F("handle_due_at").asc(nulls_last=True), "id"))
-        if counts["overdue"]
-        else []
-    )
-    return {
-        "leader_region": region,
-        "leader_tiles": [rate_tile(key, current, previous) for key in PRIMARY_RATES],
-        "leader_intake": current["intake"]["total"],
-        "leader_counts": counts,
-        "leader_overdue": overdue,
+        "grid_open": rows(_by_deadline(open_cases)) if counts["open"] else [],
     }

@@ -206,6 +206,3 @@ def relay_outbox(self) -> int:
             except Exception:  # noqa: BLE001 - any broker error: the periodic run catches up
                 log.warning("could not enqueue the next relay", exc_info=True)
             return total
-
-
-from grievances.tasks_evaluation import *  # noqa

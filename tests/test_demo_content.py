@@ -12,9 +12,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from dispatch.models import Assignment, Notification, RoutingRule, Whistle
+from evaluation import figures
+from evaluation.models import CaseFigure
 from grids import demo
-from grievances import figures
-from grievances.models import CaseEvent, CaseFigure, Grievance, Rating, State
+from grievances.models import CaseEvent, Grievance, Rating, State
 from mediation.models import Agreement, CaseStatus, MediationCase, Mediator, MediatorRating
 
 pytestmark = pytest.mark.django_db

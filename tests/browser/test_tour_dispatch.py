@@ -37,10 +37,11 @@ from dispatch.models import (
     Notification,
     RoutingRule,
 )
+from evaluation.models import FigureState
 from grids.models import Role
 from grievances import sms
 from grievances.labels import shown as shown_label
-from grievances.models import CaseEvent, Category, FigureState, Grievance, State
+from grievances.models import CaseEvent, Category, Grievance, State
 from tests.browser.tour import (
     Tour,
     acts_offered,

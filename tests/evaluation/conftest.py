@@ -32,9 +32,10 @@ import pytest
 import time_machine
 from django.core.cache import cache
 
+from evaluation import returnvisits
+from evaluation.models import ReturnVisit, ReturnVisitReason
 from grids.models import Role
-from grievances import returnvisits, services
-from grievances.models import ReturnVisit, ReturnVisitReason
+from grievances import services
 from tests.factories import make_member
 from tests.grievances.conftest import POINT_B1, at, new_case
 

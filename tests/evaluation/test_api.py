@@ -9,9 +9,10 @@ import time_machine
 from rest_framework.test import APIClient
 
 from dispatch import services as dispatch_services
+from evaluation import figures
+from evaluation.models import ReturnVisit
 from grids.models import Role
-from grievances import figures, services
-from grievances.models import ReturnVisit
+from grievances import services
 from tests.evaluation.conftest import NOW, step
 from tests.factories import make_member
 from tests.grievances.conftest import PHONE, api_as, at, new_case
@@ -143,7 +144,7 @@ def visit(tree, people, october):
         resolved=False,
         via_tracking=True,
     )
-    from grievances.returnvisits import return_visit_schedule
+    from evaluation.returnvisits import return_visit_schedule
 
     return step(at(2026, 10, 12, 11), return_visit_schedule, october.a.pk)
 

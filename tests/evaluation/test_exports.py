@@ -8,9 +8,9 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from grievances import figures
-from grievances.models import Export
-from grievances.tasks_evaluation import run_export, sweep_exports
+from evaluation import figures
+from evaluation.models import Export
+from evaluation.tasks import run_export, sweep_exports
 from tests.evaluation.conftest import NOW
 from tests.grievances.conftest import PHONE, api_as
 

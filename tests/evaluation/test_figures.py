@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
-from grievances import figures, services
-from grievances.models import CaseFigure, FigureCell, FigureState
+from evaluation import figures
+from evaluation.models import CaseFigure, FigureCell, FigureState
+from grievances import services
 from tests.evaluation.conftest import NOW, OCTOBER, step
 from tests.grievances.conftest import at
 

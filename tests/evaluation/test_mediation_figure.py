@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from django.apps import apps
 
-from grievances import figures
+from evaluation import figures
 from tests.evaluation.conftest import NOW, step
 from tests.grievances.conftest import at, new_case
 

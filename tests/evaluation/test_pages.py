@@ -22,11 +22,12 @@ from openpyxl import load_workbook
 from config.urls import handler403, handler404, handler500  # noqa: F401
 from config.urls import urlpatterns as project_urls
 from dispatch.models import Department, DepartmentMembership
+from evaluation import figures, returnvisits
+from evaluation.dashboard import resolve_period, working_time
+from evaluation.models import Export, ReturnVisit
+from evaluation.tasks import run_export
 from grids.models import Role
-from grievances import figures, returnvisits
-from grievances.models import Export, Grievance, ReturnVisit, State
-from grievances.tasks_evaluation import run_export
-from grievances.views_evaluation import resolve_period, working_time
+from grievances.models import Grievance, State
 from tests import browser_support as browser_fixtures
 from tests.evaluation.conftest import NOW, step
 from tests.factories import UserFactory, make_member
@@ -37,8 +38,8 @@ pytestmark = pytest.mark.django_db
 
 # The pages at the site root, until config.urls includes them (then this is harmless).
 urlpatterns = [
-    path("", include("grievances.urls_evaluation")),
-    path("api/v1/", include("grievances.urls_api_figures")),
+    path("", include("evaluation.urls")),
+    path("api/v1/", include("evaluation.urls_api")),
     *project_urls,
 ]
 
@@ -301,7 +302,7 @@ def test_the_map_data_is_bounded_and_scoped(tree, people, october, now):
 
 
 def test_the_map_caps_its_points(tree, people, october, now, monkeypatch):
-    monkeypatch.setattr("grievances.views_evaluation.MAX_POINTS", 2)
+    monkeypatch.setattr("evaluation.views_dashboard.MAX_POINTS", 2)
     r = page(people.leader, "/dashboard/map/", **OCTOBER)
     assert len(r.json()["points"]) == 2
 

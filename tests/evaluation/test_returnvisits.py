@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import time_machine
 
+from evaluation import returnvisits
+from evaluation.models import ReturnVisit
 from grids.models import Role
-from grievances import returnvisits, services
-from grievances.models import CaseEvent, ReturnVisit, State
+from grievances import services
+from grievances.models import CaseEvent, State
 from grievances.tasks import relay_batch
 from tests.evaluation.conftest import step
 from tests.factories import make_member

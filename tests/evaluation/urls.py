@@ -7,4 +7,4 @@ from django.urls import include, path
 from config.urls import handler403, handler404, handler500  # noqa: F401
 from config.urls import urlpatterns as project_urls
 
-urlpatterns = [path("api/v1/", include("grievances.urls_api_figures")), *project_urls]
+urlpatterns = [path("api/v1/", include("evaluation.urls_api")), *project_urls]

@@ -19,8 +19,10 @@ from django.core.cache import cache
 from django.test import Client
 
 from dispatch import services as dispatch_services
-from grievances import returnvisits, services, sms
-from grievances.models import Export, Grievance, State
+from evaluation import returnvisits
+from evaluation.models import Export
+from grievances import services, sms
+from grievances.models import Grievance, State
 from grievances.tasks import relay_batch
 from mediation import services as mediation_services
 from mediation.models import Agreement, MediationCase

@@ -21,10 +21,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from evaluation.models import ReturnVisit, ReturnVisitReason
 from grids.scoping import sees_everything
 from grids.workcalendar import TZ, WorkCalendar
 from grievances import services
-from grievances.models import Grievance, Rating, ReturnVisit, ReturnVisitReason, State
+from grievances.models import Grievance, Rating, State
 from grievances.services import InvalidInput, NotAllowed, WrongState
 
 DEFAULT_SAMPLE = 0.2

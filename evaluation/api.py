@@ -33,11 +33,12 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from evaluation import exports, figures, returnvisits
+from evaluation.models import Export, ReturnVisit
 from grids.models import Region
 from grids.scoping import can_act_in, scope_regions, sees_everything
-from grievances import exports, figures, returnvisits, services
+from grievances import services
 from grievances.api import error_response
-from grievances.models import Export, ReturnVisit
 from grievances.scoping import cases_for
 
 MAX_PERIOD_DAYS = 3700

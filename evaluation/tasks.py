@@ -1,7 +1,7 @@
 """Celery tasks and relay handlers of evaluation: return visits, figures, exports.
 
-Imported at the end of grievances/tasks.py, so that the worker registers the tasks and the
-relay handlers wherever it imports that module.
+Imported by EvaluationConfig.ready(), so that every process (web, worker, the demo loader)
+registers the relay handlers, and found by Celery's autodiscovery in the worker.
 
 - "verify" and "rate" events (the outbox relay, grievances.tasks.on_event): schedule the
   return visit a closed case calls for (idempotent, in the relay's transaction).
@@ -20,7 +20,7 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from grievances import exports, figures, returnvisits
+from evaluation import exports, figures, returnvisits
 from grievances.models import CaseEvent
 from grievances.tasks import on_event
 

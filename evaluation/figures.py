@@ -99,20 +99,10 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from evaluation.models import CaseFigure, FigureCell, FigureState, ReturnVisit
 from grids.models import Level, Region
 from grids.workcalendar import WorkCalendar
-from grievances.models import (
-    CaseEvent,
-    CaseFigure,
-    Category,
-    FigureCell,
-    FigureState,
-    Grievance,
-    Kind,
-    Rating,
-    ReturnVisit,
-    State,
-)
+from grievances.models import CaseEvent, Category, Grievance, Kind, Rating, State
 
 TZ = ZoneInfo("Asia/Shanghai")
 

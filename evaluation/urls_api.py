@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from grievances import api_figures
+from evaluation import api as api_figures
 
 urlpatterns = [
     path("figures/", api_figures.FiguresView.as_view(), name="figures"),

@@ -31,11 +31,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from evaluation import figures as figures_module
+from evaluation.models import Export, ReturnVisit
 from grids.models import Level, Region
 from grids.scoping import sees_everything
-from grievances import figures as figures_module
 from grievances import services
-from grievances.models import Complainant, Export, Grievance, ReturnVisit
+from grievances.models import Complainant, Grievance
 from grievances.scoping import cases_for
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ PROGRESS_EVERY = 500
 # A running export older than this is taken to be lost with its worker and runs again.
 STALE_AFTER = timedelta(minutes=45)
 PENDING_GRACE = timedelta(minutes=2)
+# The task that writes a large export, by name: evaluation.tasks imports this module.
+RUN_TASK = "evaluation.tasks.run_export"
 
 
 def inline_max() -> int:
@@ -381,10 +384,10 @@ def export_request(user, *, kind: str, file_type: str, params: dict) -> Export:
 
 
 def _enqueue(export_id: int) -> None:
-    from grievances.tasks_evaluation import run_export
+    from config.celery import task
 
     try:
-        run_export.apply_async(args=[export_id], retry=False)
+        task(RUN_TASK).apply_async(args=[export_id], retry=False)
     except Exception:  # noqa: BLE001 - any broker error: sweep_exports picks it up
         log.warning("could not enqueue export %s: the sweep will", export_id, exc_info=True)
 
