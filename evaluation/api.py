@@ -1,6 +1,6 @@
 """The evaluation API: figures, the red/black list, return visits and exports.
 
-Paths (grievances/urls_api_figures.py, included under /api/v1/):
+Paths (evaluation/urls_api.py, included under /api/v1/):
 
 - GET  figures/?region=CODE&department=ID&from=DATE&to=DATE   login required
 - GET  rankings/?month=YYYY-MM[&region=CODE][&size=N]          public
@@ -149,7 +149,7 @@ class FiguresSerializer(serializers.Serializer):
 class FiguresView(APIView):
     """三率 and the other figures of a region subtree, a department and a period.
 
-    Definitions: grievances/figures.py. Rates are fractions (0–1) with their numerator and
+    Definitions: evaluation/figures.py. Rates are fractions (0–1) with their numerator and
     denominator; None when the denominator is empty. Durations are working time, seconds.
     """
 

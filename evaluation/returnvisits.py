@@ -8,7 +8,7 @@ the end of the next working day (the region's calendar) after the closing, or af
 rating when an unsatisfied rating comes later.
 
 The relay calls `return_visit_schedule` for "verify" and "rate" events (see
-grievances/tasks_evaluation.py); it is idempotent: one visit per (case, closing, reason).
+evaluation/tasks.py); it is idempotent: one visit per (case, closing, reason).
 """
 
 from __future__ import annotations
