@@ -39,6 +39,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
+from config.celery import task
 from dispatch.models import Assignment, Delivery, DepartmentMembership, Notification, Whistle
 from grids.models import Membership, Region, Role, User
 from grievances.labels import shown
@@ -46,6 +47,9 @@ from grievances.models import CaseEvent, Grievance
 from grievances.tasks import in_relay, on_chunk_committed, on_event
 
 log = logging.getLogger(__name__)
+
+# The task that sends the deliveries, published by name: dispatch.tasks imports this module.
+DELIVERY_TASK = "dispatch.tasks.deliver_notifications"
 
 CENTRE_ROLES = [Role.CENTRE_STAFF]
 # Who handles a case dispatched down to a grid or village (grievances.services.is_handler).
@@ -397,9 +401,7 @@ def _enqueue_delivery() -> None:
     # Best effort: with the broker down, the deliveries wait for the periodic run. Without
     # ids the task sends every delivery that is due, however many events wrote them.
     try:
-        from dispatch.tasks import deliver_notifications
-
-        deliver_notifications.apply_async(retry=False)
+        task(DELIVERY_TASK).apply_async(retry=False)
     except Exception:  # noqa: BLE001 - any broker error; beat's run picks them up
         log.warning("could not enqueue deliveries; the periodic run will send them", exc_info=True)
 

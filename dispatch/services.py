@@ -388,6 +388,19 @@ def assignment_report_in(assignment: Assignment, user, *, note: str = "") -> Ass
     return _assisting_answer(assignment, user, "assist_accept", Assignment.Status.REPORTED_IN, note)
 
 
+def lead_report_in(case: Grievance, user, *, note: str = "") -> Assignment | None:
+    """The case's report-in by its lead department, through the lead's pending assignment so
+    that the assignment and the case move together (the case page's report-in). None when the
+    case has no pending lead assignment of the user's departments: the case's own report-in
+    applies."""
+    lead = open_lead(case)
+    if lead is None or lead.status != Assignment.Status.PENDING:
+        return None
+    if not (sees_everything(user) or lead.department_id in department_ids(user)):
+        return None
+    return assignment_report_in(lead, user, note=note)
+
+
 def assignment_refuse(assignment: Assignment, user, *, reason: str) -> Assignment:
     """An assisting department refuses its part, with a reason."""
     _check_member(user, assignment)

@@ -3,23 +3,24 @@
 The filters subclass the API's GrievanceFilter and only change labels and widgets: the
 filtering itself is written once, there. Each act form collects what a person types and
 turns it into the input of the API's act serializer (grievances.api.ACTS), so the page and
-the API run the same validation and the same service.
+the API run the same validation and the same service. A higher app adds its own act forms
+and ways to carry out an act through the registry at the end (ACT_FORMS, act_takeovers).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
 from django_filters.widgets import BooleanWidget
 
-from grids.api_input import MAX_DB_INT
-from grids.models import Level, Region
 from grids.scoping import sees_everything
 from grievances import services
-from grievances.api import MAX_DEPARTMENTS, GrievanceFilter
+from grievances.api import GrievanceFilter
 from grievances.attachments import MAX_PER_CASE
 from grievances.models import (
     Category,
@@ -235,127 +236,6 @@ class RejectForm(ActForm):
         return data
 
 
-class CappedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
-    """Rows ticked by id, at most `max_count`, each an id the database can hold: checked
-    before the one `IN (...)` query, which a long list or a 20-digit id made fail."""
-
-    def __init__(self, *args, max_count: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.max_count = max_count
-
-    def clean(self, value):
-        if value and len(value) > self.max_count:
-            raise forms.ValidationError(
-                _("Choose at most %(n)s.") % {"n": self.max_count}, code="max_count"
-            )
-        for pk in value or []:
-            raw = str(pk)
-            if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_DB_INT:
-                raise forms.ValidationError(
-                    self.error_messages["invalid_pk_value"],
-                    code="invalid_pk_value",
-                    params={"pk": raw},
-                )
-        return super().clean(value)
-
-
-class DispatchForm(ActForm):
-    """Whistle departments (a lead and assisting ones), take the routing proposal, or send
-    the case down to a grid or village inside the owning centre."""
-
-    name = "dispatch"
-    template_name_act = "grievances/cases/acts/dispatch.html"
-    MODE_DEPARTMENTS, MODE_PROPOSED, MODE_REGION = "departments", "proposed", "region"
-    # A long list of grids becomes a code field rather than a huge select.
-    MAX_REGION_OPTIONS = 300
-    error_fields = {"departments": "lead", "proposed": "mode"}
-    submit_label = pgettext_lazy("act", "Dispatch")
-
-    mode = forms.ChoiceField(label=gettext_lazy("Dispatch to"), widget=forms.RadioSelect)
-    lead = forms.ModelChoiceField(
-        label=gettext_lazy("Lead department"), queryset=Region.objects.none(), required=False
-    )
-    assisting = CappedModelMultipleChoiceField(
-        label=gettext_lazy("Assisting departments"),
-        queryset=Region.objects.none(),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        max_count=MAX_DEPARTMENTS - 1,  # beside the lead
-    )
-    to_region = forms.ModelChoiceField(
-        label=gettext_lazy("Grid or village"),
-        queryset=Region.objects.none(),
-        required=False,
-        to_field_name="code",
-    )
-    note = forms.CharField(
-        label=gettext_lazy("Instructions"), required=False, max_length=5000, widget=_textarea(2)
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        from dispatch.models import Department  # the page reads dispatch's departments
-        from dispatch.services import propose
-
-        case = self.case
-        served = [r.pk for r in case.region.get_ancestors(include_self=True)]
-        departments = Department.objects.filter(region_id__in=served, active=True).order_by(
-            "region__lft", "name"
-        )
-        self.fields["lead"].queryset = departments
-        self.fields["lead"].empty_label = "—"
-        self.fields["assisting"].queryset = departments
-        centre = case.owning_centre
-        regions = Region.objects.filter(
-            tree_id=centre.tree_id,
-            lft__gte=centre.lft,
-            lft__lte=centre.rght,
-            level__in=[Level.VILLAGE, Level.GRID],
-        ).order_by("lft")
-        field = self.fields["to_region"]
-        field.queryset = regions
-        field.empty_label = "—"
-        field.label_from_instance = lambda r: ("\u2003" if r.level == Level.GRID else "") + r.name
-        field.initial = (
-            case.region.code if case.region.level in (Level.GRID, Level.VILLAGE) else None
-        )
-        if regions[: self.MAX_REGION_OPTIONS + 1].count() > self.MAX_REGION_OPTIONS:
-            field.widget = forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"})
-            field.help_text = _("The grid or village code.")
-        self.proposal = propose(case)
-        modes = [(self.MODE_DEPARTMENTS, _("Departments (横向吹哨)"))]
-        if self.proposal.lead:
-            modes.insert(0, (self.MODE_PROPOSED, _("The routing proposal")))
-        modes.append((self.MODE_REGION, _("A grid or village, on the spot")))
-        self.fields["mode"].choices = modes
-        self.fields["mode"].initial = modes[0][0]
-        self.has_departments = departments.exists()
-
-    def clean(self):
-        data = super().clean()
-        mode = data.get("mode")
-        if mode == self.MODE_DEPARTMENTS:
-            lead = data.get("lead")
-            if not lead:
-                self.add_error("lead", _("Choose the lead department."))
-            elif lead in (data.get("assisting") or []):
-                self.add_error("assisting", _("The lead department cannot also assist."))
-        elif mode == self.MODE_REGION and not data.get("to_region"):
-            self.add_error("to_region", _("Choose the grid or village that will handle it."))
-        return data
-
-    def api_data(self) -> dict:
-        data = self.cleaned_data
-        out = {"note": data.get("note", "")}
-        if data["mode"] == self.MODE_PROPOSED:
-            out["proposed"] = True
-        elif data["mode"] == self.MODE_REGION:
-            out["to_region"] = data["to_region"].code
-        else:
-            out["departments"] = [data["lead"].pk, *(d.pk for d in data.get("assisting") or [])]
-        return out
-
-
 class ReportInForm(NoteForm):
     name = "report_in"
     submit_label = gettext_lazy("Sign for the case")
@@ -545,12 +425,16 @@ class ProgressNoteForm(ActForm):
         return bool(self.cleaned_data.get("public"))
 
 
+# --- The case page's acts: a registry -------------------------------------------------------------
+
+# name -> the form the case page shows for the act; an act without one is not offered there.
+# A higher app adds or replaces a form (its template comes with it: `template_name_act`) from
+# its AppConfig.ready(): the dispatch app gives the dispatch form with its routing proposal.
 ACT_FORMS: dict[str, type[ActForm]] = {
     form.name: form
     for form in (
         AcceptForm,
         RejectForm,
-        DispatchForm,
         ReportInForm,
         ReturnForm,
         HandleForm,
@@ -568,3 +452,23 @@ ACT_FORMS: dict[str, type[ActForm]] = {
         ProgressNoteForm,
     )
 }
+
+
+def register_act_form(form: type[ActForm]) -> None:
+    """Show `form` on the case page for the act `form.name`, in place of any before it."""
+    ACT_FORMS[form.name] = form
+
+
+# name -> functions (case, user, data) that may carry out the act for this case in their own
+# way, inside the page's transaction, with the data the act's serializer validated. Each
+# returns None to leave the case to the next one and finally to the act's own call
+# (grievances.api.ACTS). The dispatch app: the lead department reports in through its
+# assignment, so that the assignment and the case move together.
+ActTakeover = Callable[..., object]
+act_takeovers: dict[str, list[ActTakeover]] = {}
+
+
+def register_act_takeover(name: str, func: ActTakeover) -> None:
+    takeovers = act_takeovers.setdefault(name, [])
+    if func not in takeovers:
+        takeovers.append(func)

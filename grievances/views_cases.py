@@ -2,12 +2,13 @@
 
 Every case queryset goes through grievances.scoping.cases_for (404 outside the scope). The
 list filters with the API's GrievanceFilter; an act runs the API's own callable from
-grievances.api.ACTS with the input its serializer validated. Errors: NotAllowed → the 403
-page; WrongState → "this case has moved on" and back to the detail, which shows the new
-state; Stale (the case changed after the page was opened: each act form carries the version
-it showed, see grievances/etags.py) → "someone acted after you opened it" likewise;
-InvalidInput → the detail again (400) with the act's form open and the message next to its
-field.
+grievances.api.ACTS with the input its serializer validated, unless a higher app takes the
+act over for the case (forms_cases.act_takeovers: the lead department's report-in). Errors:
+NotAllowed → the 403 page; WrongState → "this case has moved on" and back to the detail,
+which shows the new state; Stale (the case changed after the page was opened: each act form
+carries the version it showed, see grievances/etags.py) → "someone acted after you opened
+it" likewise; InvalidInput → the detail again (400) with the act's form open and the message
+next to its field.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from grievances import selectors, services, views_intake
 from grievances.api import ACTS
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
 from grievances.etags import version_number
-from grievances.forms_cases import ACT_FORMS, ActForm, CaseFilter
+from grievances.forms_cases import ACT_FORMS, ActForm, CaseFilter, act_takeovers
 from grievances.models import CaseEvent, Grievance
 from grievances.scoping import cases_for
 
@@ -275,19 +276,9 @@ def _moved_on(request, case: Grievance, exc: services.WrongState):
     return redirect("case-detail", pk=case.pk)
 
 
-def _lead_report_in(case: Grievance, user, note: str):
-    """A case whistled to departments: the lead department signs through its assignment, so
-    the assignment and the case move together (dispatch.services.assignment_report_in)."""
-    if not hasattr(case, "whistles"):
-        return None
-    from dispatch import services as dispatch_services
-
-    lead = dispatch_services.open_lead(case)
-    if lead is None or lead.status != lead.Status.PENDING:
-        return None
-    if not (sees_everything(user) or lead.department_id in dispatch_services.department_ids(user)):
-        return None
-    return dispatch_services.assignment_report_in(lead, user, note=note)
+def _taken_over(name: str, case: Grievance, user, data: dict) -> bool:
+    """Whether a higher app carried out the act for this case its own way (act_takeovers)."""
+    return any(take(case, user, data) is not None for take in act_takeovers.get(name, ()))
 
 
 def _shown_version(request) -> set[int] | None:
@@ -331,9 +322,8 @@ def _run_act(
                     except UploadError as exc:
                         raise services.InvalidInput(str(exc), field="photos") from None
                 data["attachments"] = [a.pk for a in saved]
-            if name == "report_in" and _lead_report_in(case, user, data.get("note", "")):
-                return
-            call(case, user, data)
+            if not _taken_over(name, case, user, data):
+                call(case, user, data)
     except BaseException:
         # Rolled back: storage is not transactional, so remove the photos' files too.
         for attachment in saved:
