@@ -33,6 +33,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dispatch.models import Department
 from evaluation import exports, figures, returnvisits
 from evaluation.models import Export, ReturnVisit
 from grids.models import Region
@@ -81,12 +82,11 @@ def parse_region(raw: str | None) -> Region | None:
 def parse_department(raw):
     if raw in (None, ""):
         return None
-    model = figures._department_model()
     try:
         pk = int(raw)
     except (TypeError, ValueError):
         _fail("department", _("Enter a department id."))
-    found = model.objects.select_related("region").filter(pk=pk).first() if model else None
+    found = Department.objects.select_related("region").filter(pk=pk).first()
     if found is None:
         _fail("department", _("Unknown department."))
     return found

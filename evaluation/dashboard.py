@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.apps import apps
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import QueryDict
@@ -16,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from dispatch.models import Department
 from evaluation import exports, figures
 from evaluation.models import FigureCell
 from grids.models import Level, Region, Role
@@ -60,17 +60,9 @@ def dashboard_roots(user) -> list[Region] | None:
     return roots
 
 
-def department_model():
-    # Read through the app registry: grievances does not import dispatch.
-    try:
-        return apps.get_model("dispatch", "Department")
-    except LookupError:
-        return None
-
-
 def lead_department_q(department) -> Q:
     """Cases the department leads now (as the figures count them)."""
-    if department is None or not hasattr(Grievance, "whistles"):
+    if department is None:
         return Q()
     return Q(
         pk__in=Grievance.objects.filter(
@@ -158,7 +150,7 @@ class Selection:
     """What the dashboard shows: a region (None: everywhere), a department, a period."""
 
     region: Region | None
-    department: object | None
+    department: Department | None
     period: Period
     trend: str
     roots: list[Region] | None  # the user's dashboard scope (None: everything)

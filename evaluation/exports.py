@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from dispatch.models import Assignment, Department
 from evaluation import figures as figures_module
 from evaluation.models import Export, ReturnVisit
 from grids.models import Level, Region
@@ -66,8 +67,7 @@ def _department(params: dict):
     dept_id = params.get("department")
     if not dept_id:
         return None
-    model = figures_module._department_model()
-    return model.objects.get(pk=dept_id) if model else None
+    return Department.objects.get(pk=dept_id)
 
 
 def _period(params: dict) -> tuple[date, date]:
@@ -163,15 +163,13 @@ def case_rows(user, params: dict):
     qs = case_queryset(user, params).select_related(
         "category", "owning_centre", "township", "village", "grid", "rating"
     )
-    assignment = figures_module._assignment_model()
-    if assignment is not None:
-        lead = (
-            assignment.objects.filter(whistle__grievance=OuterRef("pk"), role="lead")
-            .exclude(status__in=["returned", "refused", "escalated"])
-            .order_by("-id")
-            .values("department__name")[:1]
-        )
-        qs = qs.annotate(lead_department=Subquery(lead))
+    lead = (
+        Assignment.objects.filter(whistle__grievance=OuterRef("pk"), role="lead")
+        .exclude(status__in=["returned", "refused", "escalated"])
+        .order_by("-id")
+        .values("department__name")[:1]
+    )
+    qs = qs.annotate(lead_department=Subquery(lead))
     qs = qs.prefetch_related(
         Prefetch(
             "complainants", queryset=Complainant.objects.filter(is_reporter=True), to_attr="reps"

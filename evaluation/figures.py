@@ -35,10 +35,8 @@ satisfaction rate (满意率)
     Ratings of 4 or 5 / ratings given in the period (the rating's first created_at; a
     rating changed within its 7 days keeps its day and takes its new score).
 mediation success rate (调解成功率)
-    Mediations settled / mediations settled or failed, read through the mediation app's
-    reverse relation `grievance.mediation_case.status` when that app provides it (None
-    otherwise); attributed to the mediation's closed_at, or to the case's created_at when
-    the mediation has no such field.
+    Mediations settled / mediations settled or failed (the case's mediation_case.status);
+    attributed to the mediation's closed_at, or to the case's created_at without one.
 return-visit reach rate (有效回访率)
     Return visits that reached the reporter / return visits due in the period that were
     recorded or are past due (due_at).
@@ -92,13 +90,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.apps import apps
 from django.conf import settings
-from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from dispatch.models import Assignment, Department
 from evaluation.models import CaseFigure, FigureCell, FigureState, ReturnVisit
 from grids.models import Level, Region
 from grids.workcalendar import WorkCalendar
@@ -167,41 +164,6 @@ def _bucket(seconds: float) -> int:
         else:
             lo = mid + 1
     return edges[lo]
-
-
-# --- What the optional apps provide, through reverse relations ------------------------------
-
-
-def _relation_field(model, path: str) -> bool:
-    """Whether `path` (a__b__field) leads from `model` to a concrete field."""
-    for part in path.split("__"):
-        try:
-            field_ = model._meta.get_field(part)
-        except FieldDoesNotExist:
-            return False
-        model = field_.related_model or model
-    return True
-
-
-def mediation_available() -> bool:
-    return _relation_field(Grievance, "mediation_case__status")
-
-
-def _assignment_model():
-    if not _relation_field(Grievance, "whistles__assignments__report_in_due_at"):
-        return None
-    return (
-        Grievance._meta.get_field("whistles")
-        .related_model._meta.get_field("assignments")
-        .related_model
-    )
-
-
-def _department_model():
-    try:
-        return apps.get_model("dispatch", "Department")
-    except LookupError:
-        return None
 
 
 # --- One case's contributions ---------------------------------------------------------------
@@ -401,39 +363,28 @@ def _load(case_filter: dict, related_filter: dict) -> list[CaseData]:
     ):
         if gid in cases:
             cases[gid].visits.append(tuple(visit))
-    assignment = _assignment_model()
-    if assignment is not None:
-        lead_filter = {f"whistle__{k}": v for k, v in related_filter.items()}
-        for gid, *lead in (
-            assignment.objects.filter(role="lead", **lead_filter)
-            .order_by()
-            .values_list(
-                "whistle__grievance_id",
-                "id",
-                "department_id",
-                "status",
-                "report_in_due_at",
-                "reported_in_at",
-                "finished_at",
-            )
-        ):
-            if gid in cases:
-                cases[gid].leads.append(tuple(lead))
-    if mediation_available():
-        ended = (
-            "mediation_case__closed_at"
-            if _relation_field(Grievance, "mediation_case__closed_at")
-            else None
+    lead_filter = {f"whistle__{k}": v for k, v in related_filter.items()}
+    for gid, *lead in (
+        Assignment.objects.filter(role="lead", **lead_filter)
+        .order_by()
+        .values_list(
+            "whistle__grievance_id",
+            "id",
+            "department_id",
+            "status",
+            "report_in_due_at",
+            "reported_in_at",
+            "finished_at",
         )
-        columns = ["id", "mediation_case__status", *([ended] if ended else [])]
-        for gid, status, *rest in (
-            Grievance.objects.filter(
-                **case_filter, mediation_case__status__in=["settled", "failed"]
-            )
-            .order_by()
-            .values_list(*columns)
-        ):
-            cases[gid].mediation = (status, rest[0] if rest else None)
+    ):
+        if gid in cases:
+            cases[gid].leads.append(tuple(lead))
+    for gid, status, ended_at in (
+        Grievance.objects.filter(**case_filter, mediation_case__status__in=["settled", "failed"])
+        .order_by()
+        .values_list("id", "mediation_case__status", "mediation_case__closed_at")
+    ):
+        cases[gid].mediation = (status, ended_at)
     return list(cases.values())
 
 
@@ -613,13 +564,11 @@ def due_cases(since: datetime, now: datetime) -> set[int]:
             "pk", flat=True
         )
     )
-    assignment = _assignment_model()
-    if assignment is not None:
-        ids |= set(
-            assignment.objects.filter(
-                status="pending", role="lead", **between("report_in_due_at")
-            ).values_list("whistle__grievance_id", flat=True)
-        )
+    ids |= set(
+        Assignment.objects.filter(
+            status="pending", role="lead", **between("report_in_due_at")
+        ).values_list("whistle__grievance_id", flat=True)
+    )
     ids |= set(
         ReturnVisit.objects.filter(recorded_at=None, **between("due_at")).values_list(
             "grievance_id", flat=True
@@ -846,8 +795,6 @@ def compose(values: dict, categories: dict | None = None) -> dict:
             )
     by_category.sort(key=lambda c: (-c["count"], c["code"]))
     rates = {name: _rate(values, *keys) for name, keys in RATES.items()}
-    if not mediation_available():
-        rates["mediation_success"] = {"value": None, "numerator": None, "denominator": None}
     return {
         "intake": {
             "total": values.get(INTAKE, 0),
@@ -978,29 +925,27 @@ def ranking(month: date, *, within: Region | None = None, size: int | None = Non
         )
 
     department_entries = []
-    model = _department_model()
-    if model is not None:
-        departments = model.objects.filter(active=True).select_related("region")
-        if within is not None:
-            departments = departments.filter(
-                region__tree_id=within.tree_id,
-                region__lft__gte=within.lft,
-                region__lft__lte=within.rght,
-            )
-        departments = list(departments.order_by("code"))
-        dsums = sums_by_department([d.pk for d in departments], start, end)
-        for d in departments:
-            composed = compose(dsums.get(d.pk, {}), categories)
-            department_entries.append(
-                {
-                    "code": d.code,
-                    "name": d.name,
-                    "region": d.region.name,
-                    "score": score(composed["rates"], weights),
-                    "rates": {k: composed["rates"][k] for k in RATES},
-                    "intake": composed["intake"]["total"],
-                }
-            )
+    departments = Department.objects.filter(active=True).select_related("region")
+    if within is not None:
+        departments = departments.filter(
+            region__tree_id=within.tree_id,
+            region__lft__gte=within.lft,
+            region__lft__lte=within.rght,
+        )
+    departments = list(departments.order_by("code"))
+    dsums = sums_by_department([d.pk for d in departments], start, end)
+    for d in departments:
+        composed = compose(dsums.get(d.pk, {}), categories)
+        department_entries.append(
+            {
+                "code": d.code,
+                "name": d.name,
+                "region": d.region.name,
+                "score": score(composed["rates"], weights),
+                "rates": {k: composed["rates"][k] for k in RATES},
+                "intake": composed["intake"]["total"],
+            }
+        )
     refreshed = as_of()
     return {
         "month": start.strftime("%Y-%m"),

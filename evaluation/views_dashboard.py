@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from dispatch.models import Department
 from evaluation import figures
 from evaluation.dashboard import (
     MAX_PERIOD_DAYS,
@@ -38,7 +39,6 @@ from evaluation.dashboard import (
     Selection,
     area_rows,
     dashboard_roots,
-    department_model,
     duration_rows,
     inside,
     instant,
@@ -120,10 +120,7 @@ class DashboardForm(forms.Form):
 
 
 def _departments_in(roots: list[Region] | None) -> list:
-    model = department_model()
-    if model is None:
-        return []
-    qs = model.objects.filter(active=True).select_related("region")
+    qs = Department.objects.filter(active=True).select_related("region")
     if roots is not None:
         qs = qs.filter(subtree_q(roots, "region__"))
     return list(qs.order_by("region__tree_id", "region__lft", "name")[:MAX_DEPARTMENT_OPTIONS])
@@ -144,12 +141,11 @@ def read_selection(request, roots: list[Region] | None) -> tuple[Selection, form
     department = None
     raw = (request.GET.get("department") or "").strip()
     if raw:
-        model = department_model()
         try:
             pk = int(raw)
         except ValueError:
             raise Http404(_("No such department in your area.")) from None
-        department = model.objects.select_related("region").filter(pk=pk).first() if model else None
+        department = Department.objects.select_related("region").filter(pk=pk).first()
         if department is None or (roots is not None and not inside(department.region, roots)):
             raise Http404(_("No such department in your area."))
     period = resolve_period(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from django.apps import apps
 
 from evaluation import figures
+from mediation.models import MediationCase
 from tests.evaluation.conftest import NOW, step
 from tests.grievances.conftest import at, new_case
 
@@ -15,9 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_settled_over_settled_or_failed(tree, people):
-    if not figures.mediation_available():
-        pytest.skip("the mediation app does not provide grievance.mediation_case yet")
-    model = apps.get_model("mediation", "MediationCase")
+    model = MediationCase
     outcomes = [
         ("settled", at(2026, 10, 12, 10)),
         ("settled", at(2026, 10, 13, 10)),
