@@ -115,7 +115,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "grids.context_processors.shell",
-                "dispatch.notifications.unread_count",
+                "grievances.notifications.unread_count",
             ],
         },
     }
@@ -230,7 +230,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sla-sweep": {"task": "dispatch.tasks.sweep_sla", "schedule": SWEEP_SECONDS},
     # Email and SMS deliveries, with retries; puts back deliveries stuck in "sending".
     "deliver-notifications": {
-        "task": "dispatch.tasks.deliver_notifications",
+        "task": "grievances.tasks.deliver_notifications",
         "schedule": SWEEP_SECONDS,
     },
 }
@@ -279,6 +279,14 @@ SLA_ESCALATE_AFTER_WORKING_HOURS = env_float("SLA_ESCALATE_AFTER_WORKING_HOURS",
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 # Where text messages go: the console by default; an SMS gateway's backend in production.
 SMS_BACKEND = env_str("SMS_BACKEND", "grievances.sms.ConsoleBackend")
+# Every SMS starts with the platform's signature (the gateway's registered sign).
+SMS_SIGNATURE = env_str("SMS_SIGNATURE", "【枫桥】")
+# The SMS gateway's inbound hook (/api/v1/sms/inbound/) answers only with this token;
+# empty: the hook is off.
+SMS_INBOUND_TOKEN = env_str("SMS_INBOUND_TOKEN", "")
+# Complainants' messages wait outside these hours (Beijing time; empty: none), except for
+# urgent safety cases.
+NOTIFY_QUIET_HOURS = env_str("NOTIFY_QUIET_HOURS", "21:00-08:00")
 # Mediation: wrong signing codes a party may type in a day (over all their codes), and
 # personal links that do not verify per client address per hour, before either pauses.
 MEDIATION_CODE_WRONG_PER_DAY = env_int("MEDIATION_CODE_WRONG_PER_DAY", 10)

@@ -33,6 +33,7 @@ api_v1 = [
         name="track-withdraw",
     ),
     path("track/<str:code>/urge/", grievances_api.TrackUrgeView.as_view(), name="track-urge"),
+    path("sms/inbound/", grievances_api.SmsInboundView.as_view(), name="sms-inbound"),
     path(
         "grievances/<int:pk>/whistles/",
         dispatch_api.GrievanceWhistlesView.as_view(),

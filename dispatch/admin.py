@@ -7,18 +7,11 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from dispatch.models import (
-    Assignment,
-    Delivery,
-    Department,
-    DepartmentMembership,
-    Notification,
-    RoutingRule,
-    Whistle,
-)
+from dispatch.models import Assignment, Department, DepartmentMembership, RoutingRule, Whistle
 from dispatch.services import rule_conflicts
 from grids import admin as grids_admin
 from grids.models import User
+from grievances.models import Delivery, Notification
 
 
 class DepartmentMembershipInline(admin.TabularInline):
@@ -182,10 +175,10 @@ class DeliveryInline(admin.TabularInline):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["title", "recipient", "kind", "created_at", "read_at"]
+    list_display = ["__str__", "recipient", "complainant", "kind", "created_at", "read_at"]
     list_filter = ["kind", ("read_at", admin.EmptyFieldListFilter)]
     list_select_related = ["recipient"]
-    search_fields = ["title", "recipient__username", "grievance__tracking_code"]
+    search_fields = ["message", "title", "recipient__username", "grievance__tracking_code"]
     date_hierarchy = "created_at"
-    raw_id_fields = ["recipient", "grievance", "event"]
+    raw_id_fields = ["recipient", "complainant", "grievance", "event"]
     inlines = [DeliveryInline]

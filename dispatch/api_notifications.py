@@ -11,14 +11,17 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dispatch import notifications
-from dispatch.models import Notification
 from grids.api_input import IdField, LimitOffsetPages
+from grievances import notifications
+from grievances.models import Notification
 
 
 class NotificationSerializer(serializers.ModelSerializer):
     case = serializers.IntegerField(source="grievance_id", read_only=True)
     tracking_code = serializers.CharField(source="grievance.display_code", read_only=True)
+    # Rendered from the stored message id and parameters, in the caller's language.
+    title = serializers.CharField(source="display_title", read_only=True)
+    body = serializers.CharField(source="display_body", read_only=True)
     read = serializers.SerializerMethodField()
 
     class Meta:

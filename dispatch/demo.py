@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
-from dispatch.models import OPEN_ASSIGNMENT, Assignment, Department, Notification, RoutingRule
+from dispatch.models import OPEN_ASSIGNMENT, Assignment, Department, RoutingRule
 from grids.demo import DEMO_COUNTIES, demo_step
 from grids.models import Region
 from grievances import demo as case_demo
-from grievances.models import CaseEvent, Category
+from grievances.models import Category
 
 # (category code, lead department suffix, assisting suffixes, handling level, automatic)
 RULES: tuple[tuple[str, str, tuple[str, ...], str, bool], ...] = (
@@ -78,12 +77,4 @@ def _restart_assignment_clocks(case_id: int, report_in: datetime, handle: dateti
     )
 
 
-def _date_notifications(case_ids: list[int]) -> None:
-    # A notice is dated by its event: the relay wrote them all just now.
-    Notification.objects.filter(grievance_id__in=case_ids).update(
-        created_at=Subquery(CaseEvent.objects.filter(pk=OuterRef("event_id")).values("created_at"))
-    )
-
-
 case_demo.clock_hooks.append(_restart_assignment_clocks)
-case_demo.after_relay.append(_date_notifications)

@@ -28,7 +28,7 @@ from dispatch.services import (
 from grids.workcalendar import WorkCalendar
 from grievances import services as case_services
 from grievances.models import CaseEvent, Grievance, HandlingLevel, State
-from grievances.tasks import chunk_cache, in_relay, on_event
+from grievances.relay import chunk_cache, in_relay, on_event
 
 log = logging.getLogger(__name__)
 

@@ -364,8 +364,8 @@ def inbox_act(request, pk: int, act: str):
 @login_required
 def notifications(request):
     """The user's own notices, newest first; opening the page or one notice marks it read."""
-    from dispatch.models import Notification
-    from dispatch.notifications import mark_read
+    from grievances.models import Notification
+    from grievances.notifications import mark_read
 
     if request.method == "POST":
         posted = request.POST.getlist("ids")

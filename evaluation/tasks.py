@@ -3,7 +3,7 @@
 Imported by EvaluationConfig.ready(), so that every process (web, worker, the demo loader)
 registers the relay handlers, and found by Celery's autodiscovery in the worker.
 
-- "verify" and "rate" events (the outbox relay, grievances.tasks.on_event): schedule the
+- "verify" and "rate" events (the outbox relay, grievances.relay.on_event): schedule the
   return visit a closed case calls for (idempotent, in the relay's transaction).
 - refresh_figures (beat, every minute): the figure cells follow the cases.
 - refresh_figures_wide (beat, nightly): the same over the last two days, a safety net.
@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from evaluation import exports, figures, returnvisits
 from grievances.models import CaseEvent
-from grievances.tasks import on_event
+from grievances.relay import on_event
 
 log = logging.getLogger(__name__)
 

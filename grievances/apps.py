@@ -11,7 +11,8 @@ class GrievancesConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from grievances import demo, home  # noqa: F401  demo cases; the grid and leader homes
+        # Demo cases, the grid worker's home, the complainants' messages (relay handlers).
+        from grievances import demo, home, notifications  # noqa: F401
 
         post_migrate.connect(_seed, sender=self, dispatch_uid="grievances-seed-categories")
 

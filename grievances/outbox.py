@@ -1,6 +1,6 @@
 """Waking the outbox relay after a commit, cheaply.
 
-The case's events are the outbox (grievances.tasks). A submit must not pay a broker publish
+The case's events are the outbox (grievances.relay). A submit must not pay a broker publish
 each time: under load one publish per request costs as much as the insert itself. So each
 process publishes at most one relay per window, delayed by that window; every event
 committed in the window is already in the database when that relay runs. When the broker

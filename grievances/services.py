@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.dispatch import Signal
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop, pgettext_lazy
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
@@ -623,6 +623,8 @@ def grievance_submit(
         case.owning_centre_id = owning_centre_id(located.level, located.id, located.parent_id)
         case.set_region_path(located.id, located.path)
     case.priority = case.compute_priority()
+    # Complainants read their messages in the language they reported in (blank: the site's).
+    language = "en" if (translation.get_language() or "").startswith("en") else ""
     people = [
         newcase.new(
             Complainant,
@@ -632,6 +634,7 @@ def grievance_submit(
             user=c.user,
             is_reporter=(i == 0),
             position=i,
+            language=language,
         )
         for i, c in enumerate(complainants or [])
     ]

@@ -1,13 +1,13 @@
-"""Text messages to residents (the tracking code after a report), behind a pluggable backend.
+"""Text messages, behind a pluggable backend; every one carries the platform's signature.
 
 `settings.SMS_BACKEND` names the class (dotted path); it has one method, `send(phone, text)`.
 Shipped: `ConsoleBackend` (the default: logs the message, for development and for sites with
 no SMS gateway yet) and `LocmemBackend` (keeps messages in `outbox`, for tests). A gateway
 (Aliyun, Tencent Cloud, a provincial platform) is one more class with the same method.
 
-Sending never fails the caller: a report is saved whether or not the gateway answers, so
-`send_sms` catches and logs every error. (Later a Celery task sends from the outbox with
-retries; for now the intake view sends on commit.)
+`send_sms` (one-time codes, mediation links) never fails the caller: it catches and logs
+every error. Messages about cases go through grievances.notifications, which records each
+delivery and each attempt and retries.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from grievances.messages import signed
 from grievances.privacy import mask_sent_to
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,12 @@ def get_backend() -> BaseBackend:
 
 
 def send_sms(phone: str, text: str) -> bool:
-    """Send one message; True when the backend took it. Errors are logged, never raised."""
+    """Send one message, signed (settings.SMS_SIGNATURE); True when the backend took it.
+    Errors are logged, never raised."""
     if not phone:
         return False
     try:
-        get_backend().send(phone, text)
+        get_backend().send(phone, signed(text))
     except Exception:  # noqa: BLE001 - any gateway or configuration error: the report stands
         log.exception("could not send an SMS to %s", mask_sent_to(phone))
         return False

@@ -8,6 +8,8 @@ urlpatterns = [
     path("report/", views_intake.report, name="report"),
     path("report/done/", views_intake.report_done, name="report-done"),
     path("track/", views_intake.track, name="track"),
+    path("t/<str:code>/", views_intake.track_short, name="track-short"),
+    path("t/<str:code>", views_intake.track_short),
     path("cases/", views_cases.case_list, name="case-list"),
     path("cases/<int:pk>/", views_cases.case_detail, name="case-detail"),
     path("cases/<int:pk>/act/<str:name>/", views_cases.case_act, name="case-act"),

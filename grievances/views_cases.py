@@ -29,7 +29,7 @@ from django.views.decorators.http import require_POST
 
 from grids.models import Region
 from grids.scoping import scope_regions, sees_everything
-from grievances import selectors, services, views_intake
+from grievances import notifications, selectors, services, views_intake
 from grievances.api import ACTS
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
 from grievances.etags import version_number
@@ -220,6 +220,7 @@ def _render_detail(request, case: Grievance, *, bound: ActForm | None = None, st
         "open_act": bound.name if bound is not None else "",
         "show_personal": selectors.may_see_personal_data(user, case),
         "complainants": list(case.complainants.all()),
+        "deliveries": notifications.case_deliveries(case),
         "photos": list(case.attachments.all()),
         "events": events,
         "whistles": list(case.whistles.all()) if hasattr(case, "whistles") else [],

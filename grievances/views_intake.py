@@ -14,6 +14,8 @@ retype it after an act.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -25,7 +27,7 @@ from grids import limits
 from grids.locate import locate
 from grids.models import Role
 from grids.views import GRID_ROLES, request_roles
-from grievances import attachments, selectors, services, sms
+from grievances import attachments, selectors, services
 from grievances.forms import (
     ComplainantFormSet,
     RateForm,
@@ -229,10 +231,10 @@ def report(request):
         form.add_error(_error_field(form, exc), exc.message.split("\n"))
         return _render_report(request, form, formset)
 
+    # Every complainant with a phone gets the tracking code by SMS (grievances.notifications,
+    # once the relay hands the report over: a fraction of a second).
     people = form.people(formset)
     phone = people[0]["phone"] if people else ""
-    if phone:
-        sms.send_sms_on_commit(phone, _sms_text(request, case))
     request.session[DONE_KEY] = {
         "case": case.pk,
         "code": case.display_code,
@@ -305,14 +307,9 @@ def _error_field(form, exc: services.CaseError) -> str | None:
     return field if field in form.fields else None
 
 
-def _sms_text(request, case: Grievance) -> str:
-    # The site's public address (as in the notifications), with the code filled in.
-    base = getattr(settings, "SITE_URL", "") or request.build_absolute_uri("/")
-    url = f"{base.rstrip('/')}{reverse('track')}?code={case.display_code}"
-    return _(
-        "[Fengqiao] Your report is registered. Case code %(code)s. Follow it at %(url)s "
-        "with the code and the last 4 digits of this phone."
-    ) % {"code": case.display_code, "url": url}
+def track_short(request, code: str):
+    """/t/<code>: the short link of a message; the tracking form with the code filled in."""
+    return redirect(f"{reverse('track')}?{urlencode({'code': code})}")
 
 
 def report_done(request):

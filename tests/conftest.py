@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 from django.utils import translation
 
 from dispatch.models import Department, DepartmentMembership
@@ -57,6 +58,16 @@ def require_redis():
         _missing("needs Redis: set REDIS_URL=redis://…")
     elif not _port_open(url, 6379):
         _missing(f"Redis at {url} does not answer")
+
+
+@pytest.fixture(autouse=True)
+def _no_quiet_hours():
+    # Complainants' messages wait through the night (NOTIFY_QUIET_HOURS): tests run at any
+    # hour, so they send at once unless a test sets the hours itself. Not through the
+    # `settings` fixture: a test's own overrides (a cache that does not answer) must be
+    # undone before the other fixtures' teardowns.
+    with override_settings(NOTIFY_QUIET_HOURS=""):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -11,11 +11,11 @@ from django.core.management import call_command
 from django.http import HttpRequest
 from django.utils import timezone
 
-from dispatch.models import Assignment, Notification, RoutingRule, Whistle
+from dispatch.models import Assignment, RoutingRule, Whistle
 from evaluation import figures
 from evaluation.models import CaseFigure
 from grids import demo
-from grievances.models import CaseEvent, Grievance, Rating, State
+from grievances.models import CaseEvent, Grievance, Notification, Rating, State
 from mediation.models import Agreement, CaseStatus, MediationCase, Mediator, MediatorRating
 
 pytestmark = pytest.mark.django_db

@@ -30,18 +30,12 @@ import pytest
 from django.utils import timezone, translation
 from PIL import Image
 
-from dispatch.models import (
-    Assignment,
-    Department,
-    DepartmentMembership,
-    Notification,
-    RoutingRule,
-)
+from dispatch.models import Assignment, Department, DepartmentMembership, RoutingRule
 from evaluation.models import FigureState
 from grids.models import Role
 from grievances import sms
 from grievances.labels import shown as shown_label
-from grievances.models import CaseEvent, Category, Grievance, State
+from grievances.models import CaseEvent, Category, Grievance, Notification, State
 from tests.browser.tour import (
     Tour,
     acts_offered,

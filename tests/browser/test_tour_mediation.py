@@ -32,10 +32,9 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from dispatch.models import Notification
 from grids.models import Role
 from grievances import sms
-from grievances.models import CaseEvent, Grievance, State
+from grievances.models import CaseEvent, Grievance, Notification, State
 from mediation.models import (
     CaseStatus,
     ChosenBy,
@@ -757,7 +756,7 @@ def test_scenario_4_menu_mediation_the_relative_refused_the_chosen_one_rated_thr
             "the worker's notification of the verified case",
         )
         grid_worker.goto(f"{base}/notifications/")
-        assert notice.title in grid_worker.inner_text("main")
+        assert notice.display_title in grid_worker.inner_text("main")
         assert fits_the_phone(grid_worker)
         tour.shot(grid_worker, "12-grid-worker-notified-phone")
         wait_for_worker(

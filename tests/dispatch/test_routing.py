@@ -6,8 +6,8 @@ from django.utils import translation
 from dispatch.models import Assignment, RoutingRule
 from grievances.labels import shown
 from grievances.models import Category, Grievance
+from grievances.relay import relay_batch
 from grievances.services import SYSTEM_LABEL
-from grievances.tasks import relay_batch
 from tests.grievances.conftest import as_user
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from evaluation.models import ReturnVisit
 from grids.models import Role
 from grievances import services
 from grievances.models import CaseEvent, State
-from grievances.tasks import relay_batch
+from grievances.relay import relay_batch
 from tests.evaluation.conftest import step
 from tests.factories import make_member
 from tests.grievances.conftest import advance, api_as, at, new_case

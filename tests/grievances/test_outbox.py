@@ -5,7 +5,7 @@ from kombu.exceptions import OperationalError
 
 from grievances.models import CaseEvent
 from grievances.outbox import RelayKicker
-from grievances.tasks import event_handlers, on_event, relay_batch
+from grievances.relay import event_handlers, on_event, relay_batch
 from tests.grievances.conftest import as_user
 
 pytestmark = pytest.mark.django_db

@@ -17,6 +17,8 @@ from grids.models import Role
 from grievances import forms, services, sms
 from grievances.models import Complainant, Grievance, Rating, Source, State
 from grievances.privacy import mask_sent_to
+from grievances.relay import relay_batch
+from grievances.tasks import deliver_notifications
 from tests.factories import make_member
 from tests.grievances.conftest import POINT_A1, POINT_B1, advance, at, new_case
 
@@ -333,6 +335,8 @@ def test_staff_see_a_link_to_the_case(tree, people, django_capture_on_commit_cal
     html = text(client.get("/report/done/"))
     assert f'href="/cases/{case.pk}/"' in html
     # The complainant gets the code too.
+    relay_batch()
+    deliver_notifications()
     assert [m.phone for m in sms.outbox] == ["13800001111"]
 
 
@@ -376,11 +380,18 @@ def test_a_resident_reports_with_a_photo_and_gets_the_code_by_sms(
     assert re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}", html).group(0) == case.display_code
     assert "139****5678" in html
 
+    # The message goes out once the relay hands the report over (a worker, at once).
+    relay_batch()
+    deliver_notifications()
     assert len(sms.outbox) == 1
     message = sms.outbox[0]
     assert message.phone == PHONE
+    assert message.text.startswith("【枫桥】")
     assert case.display_code in message.text
-    assert f"https://fengqiao.example.cn/track/?code={case.display_code}" in message.text
+    assert f"https://fengqiao.example.cn/t/{case.tracking_code}/" in message.text
+    # The short link opens the tracking form with the code filled in.
+    r = client_for().get(f"/t/{case.tracking_code}/")
+    assert r.status_code == 302 and r["Location"] == f"/track/?code={case.tracking_code}"
 
     # The reporter proved the case by sending it: /track/ shows it at once.
     r = client.get("/track/")
@@ -738,7 +749,7 @@ def test_leaders_report_like_centre_staff(tree):
 def test_console_backend_prints(settings, capsys):
     settings.SMS_BACKEND = "grievances.sms.ConsoleBackend"
     assert sms.send_sms(PHONE, "测试") is True
-    assert f"SMS to {PHONE}: 测试" in capsys.readouterr().out
+    assert f"SMS to {PHONE}: 【枫桥】测试" in capsys.readouterr().out  # signed
 
 
 def test_mask():

@@ -23,7 +23,7 @@ from evaluation import returnvisits
 from evaluation.models import Export
 from grievances import services, sms
 from grievances.models import Grievance, State
-from grievances.tasks import relay_batch
+from grievances.relay import relay_batch
 from mediation import services as mediation_services
 from mediation.models import Agreement, MediationCase
 from tests.factories import UserFactory
