@@ -52,11 +52,12 @@ class Shell:
             "department_staff": _("Home"),
             "grid": _("My grid"),
             "mediator": _("My mediations"),
+            "resident": _("My reports"),
         }.get(kind, _("Home"))
         items = [NavItem(home_label, home, "home")]
-        if kind in ("public", "grid"):
+        if kind in ("public", "resident", "grid"):
             items.append(NavItem(_("Report a problem"), "/report/", "report"))
-        if kind == "public":
+        if kind in ("public", "resident"):
             items.append(NavItem(_("Track my case"), "/track/", "track"))
         if kind in ("admin", "centre_staff"):
             items.append(NavItem(_("Console"), reverse("console"), "console"))

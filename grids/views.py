@@ -95,7 +95,9 @@ def home_kind(user, roles: frozenset[str]) -> str:
             return kind
     if user.is_staff:
         return "admin"
-    return "public"
+    # No role, department or roster place: a resident, who reported with their account or is
+    # named on a case. Their home lists their own cases (我的反映).
+    return "resident"
 
 
 @dataclass

@@ -944,3 +944,29 @@ class OptOut(models.Model):
 
     def __str__(self) -> str:
         return self.address
+
+
+class ResidentVisit(models.Model):
+    """When a resident last opened their home page (我的反映), so that it can mark what is new
+    on their cases since their previous visit.
+
+    Loads closer together than grievances.services.VISIT_GAP make one visit: `since` (the last
+    load of the visit before) stays put while they last, so a reload keeps the marks that the
+    visit opened with."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+    )
+    seen_at = models.DateTimeField(_("last seen"))
+    since = models.DateTimeField(_("news since"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("resident's visit")
+        verbose_name_plural = _("residents' visits")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.seen_at:%Y-%m-%d %H:%M}"

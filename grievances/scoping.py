@@ -4,6 +4,10 @@ A user sees the cases of their memberships' region subtrees (an equality on the 
 ancestor column, whatever the subtree's size), the cases they reported, the cases whistled
 to their department and their mediation cases. The last two are reverse-relation lookups,
 so this module imports neither dispatch nor mediation.
+
+A resident's own cases (those they reported with their account or are named on as a
+complainant) are another question, answered by `own_cases`: their home page lists those, and
+never through a staff scope.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
 
 from grids.scoping import scope_regions, sees_everything
-from grievances.models import Grievance
+from grievances.models import Complainant, Grievance
 
 # (reverse path from Grievance to a user, app that defines it)
 _RELATED_PATHS = [
@@ -59,3 +63,14 @@ def cases_for(
             # A subquery, not a join: a join would repeat a case once per assignment.
             q |= Q(pk__in=Grievance.objects.filter(**{path: user}).values("pk"))
     return qs.filter(q)
+
+
+def own_cases(user, queryset: QuerySet[Grievance] | None = None) -> QuerySet[Grievance]:
+    """The cases `user` brought themselves: reported with their account, or named on with it
+    as a complainant (Complainant.user; a merged duplicate's complainants follow it to the
+    case it duplicates). Whatever roles they hold, nothing else."""
+    qs = Grievance.objects.all() if queryset is None else queryset
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    named = Complainant.objects.filter(user=user).values("grievance_id")
+    return qs.filter(Q(reporter=user) | Q(pk__in=named))

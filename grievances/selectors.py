@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db.models import JSONField, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from grievances import deadlines, services
 from grievances.models import CaseEvent, Complainant, Grievance, State, normalize_tracking_code
-from grievances.scoping import cases_for
+from grievances.scoping import cases_for, own_cases
 
 # What the reporter sees of each event in the public timeline (no staff names).
 EVENT_LABELS = {
@@ -222,3 +222,76 @@ def public_view(case: Grievance) -> dict:
         and (rating is None or timezone.now() - rating.created_at <= services.RATING_CHANGE_WINDOW),
         "rating": rating,
     }
+
+
+# --- A resident's own cases (their home page) ------------------------------------------------
+
+RATING_INVITED_FOR = timedelta(days=30)
+
+
+def awaiting_rating(user, now: datetime | None = None) -> QuerySet[Grievance]:
+    """The cases waiting for `user` to rate the result: closed within the last 30 days and not
+    rated yet, newest closed first.
+
+    Written against the Rating of today: one per case, given by the case's reporter (the
+    account that reported it, or the account named on its first complainant, who tracks it).
+    When ratings become one per complainant, this is the one query to change."""
+    now = now or timezone.now()
+    rater = Q(reporter=user) | Q(
+        pk__in=Complainant.objects.filter(user=user, is_reporter=True).values("grievance_id")
+    )
+    return (
+        own_cases(user)
+        .filter(rater, state=State.CLOSED, closed_at__gte=now - RATING_INVITED_FOR)
+        .filter(rating__isnull=True)
+        .order_by("-closed_at", "-id")
+    )
+
+
+def action_label(action: str) -> str:
+    return str(EVENT_LABELS.get(action, action))
+
+
+# The moves that decide who handles a case now: a dispatch names them (a lead department, or
+# a grid or village on the spot); the others take the case back from them.
+ROUTING_ACTIONS = ("dispatch", "return", "escalate", "mediate")
+HANDLER_KNOWN = (State.DISPATCHED, State.IN_PROGRESS, State.HANDLED, State.CLOSED)
+
+
+def news_for(user) -> QuerySet[CaseEvent]:
+    """The public events of a case (OuterRef "pk") that `user` did not make: what their home
+    page calls news. Their own acts are theirs (a report, a rating or an urge sent from
+    tracking, which carries no account) and not news to them."""
+    own = Q(actor=user) | Q(
+        actor__isnull=True, actor_label=services.REPORTER_LABEL, grievance__reporter=user
+    )
+    return (
+        CaseEvent.objects.filter(grievance=OuterRef("pk"), public=True)
+        .exclude(own)
+        .order_by("-created_at", "-id")
+    )
+
+
+def with_progress(qs: QuerySet[Grievance], user) -> QuerySet[Grievance]:
+    """Cases annotated with their latest news for `user` (`news_at`, `news_action`) and the
+    latest move that decides their handler (`routing_action`, `routing_data`): correlated
+    subqueries, so a page of cases stays one query."""
+    news = news_for(user)
+    routing = CaseEvent.objects.filter(
+        grievance=OuterRef("pk"), action__in=ROUTING_ACTIONS
+    ).order_by("-created_at", "-id")
+    return qs.annotate(
+        news_at=Subquery(news.values("created_at")[:1]),
+        news_action=Subquery(news.values("action")[:1]),
+        routing_action=Subquery(routing.values("action")[:1]),
+        routing_data=Subquery(routing.values("data")[:1], output_field=JSONField()),
+    )
+
+
+def handled_by(case: Grievance) -> str:
+    """Who handles a case annotated by `with_progress`, once it is known: the lead department
+    of its dispatch, or the grid or village sent to handle it on the spot."""
+    if case.state not in HANDLER_KNOWN or case.routing_action != "dispatch":
+        return ""
+    data = case.routing_data if isinstance(case.routing_data, dict) else {}
+    return data.get("lead") or data.get("to_region_name") or ""

@@ -38,6 +38,7 @@ from grievances.models import (
     Grievance,
     HandlingLevel,
     RejectReason,
+    ResidentVisit,
     Source,
     State,
     Urgency,
@@ -1378,6 +1379,29 @@ def grievance_rate(
             actor_label=REPORTER_LABEL,
         )
     return rating
+
+
+# --- A resident's visits to their home page --------------------------------------------------
+
+# Loads of the home page closer together than this are one visit: a reload, or a look at a
+# case and back, keeps the "new" marks the visit opened with.
+VISIT_GAP = timedelta(minutes=30)
+
+
+def resident_visit(user, now: datetime | None = None) -> datetime | None:
+    """Record that `user` opens their home page (我的反映) now, and return since when their
+    cases' public events count as new: the last load of their previous visit. None on their
+    first visit (nothing is marked: they have not seen the page before to compare with).
+
+    No lock: two tabs loading at once write nearly the same instant, and either is right."""
+    now = now or timezone.now()
+    visit = ResidentVisit.objects.filter(user=user).first()
+    if visit is None:
+        ResidentVisit.objects.get_or_create(user=user, defaults={"seen_at": now})
+        return None
+    since = visit.since if now - visit.seen_at < VISIT_GAP else visit.seen_at
+    ResidentVisit.objects.filter(pk=visit.pk).update(seen_at=now, since=since)
+    return since
 
 
 __all__ = [

@@ -121,6 +121,7 @@ def test_every_role_finds_work_on_their_pages(loaded, client):
         ("lijun", "/"),
         ("ciren", "/"),
         ("lamu", "/"),
+        ("caomou", "/"),  # the resident: 我的反映 lists his wages case
     ):
         login(client, username)
         response = client.get(url)

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grievances', '0007_evaluation_moves_out'),
+        ('grievances', '0009_resident_home_seen'),
         ('dispatch', '0003_sla_marks_and_notifications'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -141,3 +141,47 @@ def test_admin_home_and_the_django_admin(work, live_server, chromium, screenshot
         assert tour.foreign == [] and tour.js_errors == []
     finally:
         tour.close()
+
+
+def test_a_resident_sees_my_reports_on_the_phone(
+    tree, people, live_server, chromium, screenshots_dir
+):
+    """A resident who reported with their account signs in on the phone and finds 我的反映:
+    their cases with the code and the state, the result waiting for their rating, nothing of
+    another resident's; the rating link opens the case as tracking shows it."""
+    from grievances.models import Source
+    from tests.factories import UserFactory
+
+    resident = UserFactory(username="caomou", full_name="曹某")
+    neighbour = UserFactory(username="neighbour", full_name="邻居")
+    waiting = new_case(resident, title="小区门口积水", source=Source.RESIDENT_WEB)
+    closed = advance(
+        new_case(resident, title="楼道水管漏水", source=Source.RESIDENT_WEB), State.CLOSED, people
+    )
+    new_case(neighbour, title="邻居反映的噪音", source=Source.RESIDENT_WEB)
+    for user in (resident, neighbour):
+        user.set_password(PASSWORD)
+        user.save(update_fields=["password"])
+
+    base = live_server.url
+    tour = Tour(chromium, base, screenshots_dir)
+    try:
+        page = tour.person("caomou", phone=True)
+        assert page.locator("h1").inner_text().strip() == "我的反映"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        cases = page.locator("#resident-cases")
+        for case in (waiting, closed):
+            row = cases.locator(f"[data-case='{case.display_code}']")
+            assert row.get_by_text(case.title).is_visible()
+        assert cases.locator(f"[data-case='{waiting.display_code}']").get_by_text("待受理").count()
+        assert page.get_by_text("邻居反映的噪音").count() == 0
+        tour.shot(page, "home-resident-phone")
+
+        with page.expect_navigation():
+            page.locator("#resident-waiting a").first.click()
+        assert page.url.startswith(f"{base}/track/")
+        assert page.locator("#rate").is_visible()
+        assert closed.display_code in page.locator(".track-head__code").inner_text()
+        assert tour.foreign == [] and tour.js_errors == []
+    finally:
+        tour.close()

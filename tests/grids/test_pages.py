@@ -186,12 +186,12 @@ def test_superuser_home_links_admin_and_api_docs(client, superuser):
     assert "系统管理" in html and "全部区域" in html
 
 
-def test_user_without_roles_gets_the_public_home(client, db):
+def test_user_without_roles_gets_the_resident_home(client, db):
     client.force_login(UserFactory(username="resident", full_name="曹某"))
     response = client.get("/")
     html = _text(response)
-    assert response.templates[0].name == "home/public.html"
-    assert "曹某" in html and "我要反映" in html
+    assert response.templates[0].name == "home/resident.html"
+    assert "曹某" in html and "我的反映" in html and "我要反映" in html
 
 
 @pytest.mark.parametrize(

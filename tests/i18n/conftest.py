@@ -1,8 +1,9 @@
 """A small world for the page checks: the shared tree and people, departments, a mediation
 roster, cases in several states (submitted, rejected, whistled to departments, in
-progress, closed and rated with a return visit, a resident's report, a settled mediation
-with a signed agreement), notifications delivered to the inboxes, and an export; and the
-pages of tests/i18n/pages.py rendered from it, once per language.
+progress, closed and rated with a return visit, a resident's report, whose account's home
+lists it, a settled mediation with a signed agreement), notifications delivered to the
+inboxes, and an export; and the pages of tests/i18n/pages.py rendered from it, once per
+language.
 
 The created time of one case is pinned so that the timestamp check knows what to expect.
 """
@@ -153,6 +154,11 @@ def world(tree, people, depts, roster, django_capture_on_commit_callbacks):
         resident = new_case(
             None, title="小区噪音扰民", phone=RESIDENT_PHONE, name="李四", point=POINT_A1
         )
+        # 李四 has an account too, named on their report and on the closed case: their home
+        # (我的反映) lists both.
+        resident_account = UserFactory(username="lisi", full_name="李四")
+        resident.complainants.update(user=resident_account)
+        closed.complainants.update(user=resident_account)
     visit = returnvisits.return_visit_schedule(closed.pk)
     mcase = open_mediation(people, choice_days=0)
     mediation_services.mediation_assign(
@@ -184,6 +190,7 @@ def world(tree, people, depts, roster, django_capture_on_commit_callbacks):
         closed=closed,
         resident=resident,
         resident_phone=RESIDENT_PHONE,
+        resident_account=resident_account,
         visit=visit,
         mcase=mcase,
         agreement=agreement,

@@ -329,6 +329,7 @@ def visits(world, people, depts, roster) -> list[tuple[str, object, list[str]]]:
         ),
         ("resident (tracking)", "track", ["/track/"]),
         ("resident (report sent)", "done", ["/report/done/"]),
+        ("resident (account)", w.resident_account, ["/"]),
         (
             "grid worker",
             people.grid_worker,
