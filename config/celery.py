@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from importlib import import_module
 
 from celery import Celery
+from celery.exceptions import NotRegistered
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -16,6 +18,10 @@ app.autodiscover_tasks()
 def task(name: str):
     """The registered task of this name, for a module that enqueues a task defined in a
     module above it (the outbox wakes the relay, a notification its delivery, an export
-    request its run): the name keeps the import pointing down. Registering is Celery's
-    autodiscovery of every app's tasks.py, which the first lookup triggers."""
-    return app.tasks[name]
+    request its run): the name keeps the import pointing down. A web process has imported
+    only what its requests needed; the task's module is imported on first use."""
+    try:
+        return app.tasks[name]
+    except NotRegistered:
+        import_module(name.rpartition(".")[0])
+        return app.tasks[name]
