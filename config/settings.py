@@ -421,6 +421,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "public_create": env_str("THROTTLE_PUBLIC_CREATE", "20/hour"),
         "tracking": env_str("THROTTLE_TRACKING", "60/hour"),
+        # Opening /r/<token> rating links, per client address.
+        "rating_link": env_str("THROTTLE_RATING_LINK", "60/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {

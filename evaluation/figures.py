@@ -28,12 +28,20 @@ on-time handling rate (按时办结率)
     Withdrawn cases do not count. Attributed to the day of the deadline.
 resolution rate (解决率)
     Cases closed and resolved / cases closed in the period (closed_at; a reopened case counts
-    when it closes again). Resolved is the reporter's rating's `resolved`, or, without a
-    rating, the `resolved` of a return visit that reached the reporter after that closing.
-    A closed case with neither counts as not resolved.
+    when it closes again). Each complainant rates for themselves (grievances.ratings): a case
+    is resolved when every complainant who rated says it is (one "not resolved" is a matter
+    not settled for that person, and the case's answer to them is what counts: 13 workers
+    of whom one is still unpaid are not a resolved case). Without any rating, the `resolved`
+    of a return visit that reached the reporter after that closing. A closed case with
+    neither counts as not resolved.
 satisfaction rate (满意率)
-    Ratings of 4 or 5 / ratings given in the period (the rating's first created_at; a
-    rating changed within its 7 days keeps its day and takes its new score).
+    Satisfied cases / cases rated, one per case however many complainants rated it,
+    attributed to the day of the case's first rating (its created_at: a rating changed
+    within its 30 days keeps its day and takes its new score; later complainants' ratings
+    change the case's answer, not its day). A case is satisfied when the MEAN of its
+    complainants' scores is 4 or more: the threshold of one rating (4 or 5 stars) applied to
+    the mean, so that every complainant weighs the same and a case with many complainants
+    counts once.
 mediation success rate (调解成功率)
     Mediations settled / mediations settled or failed (the case's mediation_case.status);
     attributed to the mediation's closed_at, or to the case's created_at without one.
@@ -100,6 +108,7 @@ from evaluation.models import CaseFigure, FigureCell, FigureState, ReturnVisit
 from grids.models import Level, Region
 from grids.workcalendar import WorkCalendar
 from grievances.models import CaseEvent, Category, Grievance, Kind, Rating, State
+from grievances.ratings import summary
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -175,7 +184,7 @@ class CaseData:
 
     row: dict
     leads: list[tuple] = field(default_factory=list)  # (id, dept, status, due, in_at, end)
-    rating: tuple | None = None  # (score, resolved, created_at)
+    ratings: list[tuple] = field(default_factory=list)  # (score, resolved, created_at) each
     visits: list[tuple] = field(default_factory=list)  # (closed_at, due, recorded, reached, res)
     mediation: tuple | None = None  # (status, closed_at or None)
 
@@ -286,8 +295,9 @@ def case_contributions(case: CaseData, now: datetime, calendar: WorkCalendar) ->
     closed = r["closed_at"]
     if r["state"] == State.CLOSED and closed is not None:
         add(closed, CLOSED)
-        if case.rating is not None:
-            resolved = case.rating[1]
+        rated = summary(case.ratings)
+        if rated is not None:
+            resolved = rated.resolved
         else:
             reached = [v for v in case.visits if v[0] == closed and v[3] is True]
             resolved = bool(reached and max(reached, key=lambda v: v[2])[4])
@@ -305,12 +315,12 @@ def case_contributions(case: CaseData, now: datetime, calendar: WorkCalendar) ->
             if start is not None and end is not None:
                 duration(closed, name, working_seconds(start, end))
 
-    # Satisfaction.
-    if case.rating is not None:
-        score, _resolved, rated_at = case.rating
-        add(rated_at, RATINGS)
-        if score >= 4:
-            add(rated_at, SATISFIED)
+    # Satisfaction: one per case, on its mean score.
+    rated = summary(case.ratings)
+    if rated is not None:
+        add(rated.first_at, RATINGS)
+        if rated.satisfied:
+            add(rated.first_at, SATISFIED)
 
     # Mediation.
     if case.mediation is not None:
@@ -353,11 +363,13 @@ def _load(case_filter: dict, related_filter: dict) -> list[CaseData]:
     }
     if not cases:
         return []
-    for gid, score, resolved, created in Rating.objects.filter(**related_filter).values_list(
-        "grievance_id", "score", "resolved", "created_at"
+    for gid, score, resolved, created in (
+        Rating.objects.filter(**related_filter)
+        .order_by()
+        .values_list("grievance_id", "score", "resolved", "created_at")
     ):
         if gid in cases:
-            cases[gid].rating = (score, resolved, created)
+            cases[gid].ratings.append((score, resolved, created))
     for gid, *visit in ReturnVisit.objects.filter(**related_filter).values_list(
         "grievance_id", "closed_at", "due_at", "recorded_at", "reached", "resolved"
     ):

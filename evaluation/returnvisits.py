@@ -1,11 +1,12 @@
 """回访问效: return visits after a case closes, and the centre's record of the call.
 
-Who is visited (domain §2, §5): every case whose reporter was unsatisfied (a rating of 3 or
-less, or "not resolved"), every case that was escalated (纵向吹哨), and a sample of the
-rest, `settings.RETURN_VISIT_SAMPLE` (default 0.2). The sample is drawn from a hash of the
-tracking code, so scheduling the same case again gives the same answer. A visit is due by
-the end of the next working day (the region's calendar) after the closing, or after the
-rating when an unsatisfied rating comes later.
+Who is visited (domain §2, §5): every case one of whose complainants was unsatisfied (any
+one rating of 3 or less, or "not resolved": each complainant rates for themselves, and one
+unhappy person is enough to call), every case that was escalated (纵向吹哨), and a sample of
+the rest, `settings.RETURN_VISIT_SAMPLE` (default 0.2). The sample is drawn from a hash of
+the tracking code, so scheduling the same case again gives the same answer. A visit is due
+by the end of the next working day (the region's calendar) after the closing, or after the
+unsatisfied rating when it comes later.
 
 The relay calls `return_visit_schedule` for "verify" and "rate" events (see
 evaluation/tasks.py); it is idempotent: one visit per (case, closing, reason).
@@ -49,6 +50,10 @@ def unsatisfied(rating: Rating | None) -> bool:
     return rating is not None and (rating.score <= 3 or not rating.resolved)
 
 
+def unsatisfied_ratings(ratings: list[Rating]) -> list[Rating]:
+    return [r for r in ratings if unsatisfied(r)]
+
+
 def visit_due(case: Grievance, after: datetime) -> datetime:
     """The end of the next working day after `after`, on the case's region calendar."""
     cal = WorkCalendar(case.region_id)
@@ -58,9 +63,9 @@ def visit_due(case: Grievance, after: datetime) -> datetime:
     return midnight + timedelta(microseconds=cal.periods[-1][1])
 
 
-def reason_for(case: Grievance, rating: Rating | None) -> str | None:
+def reason_for(case: Grievance, ratings: list[Rating]) -> str | None:
     """Why this closed case is visited, the strongest reason first; None: not visited."""
-    if unsatisfied(rating):
+    if unsatisfied_ratings(ratings):
         return ReturnVisitReason.UNSATISFIED
     if case.escalation_count > 0:
         return ReturnVisitReason.ESCALATED
@@ -79,8 +84,8 @@ def return_visit_schedule(case_id: int, *, now: datetime | None = None) -> Retur
     case = Grievance.objects.filter(pk=case_id).first()
     if case is None or case.state != State.CLOSED or case.closed_at is None:
         return None
-    rating = Rating.objects.filter(grievance=case).first()
-    reason = reason_for(case, rating)
+    ratings = list(Rating.objects.filter(grievance=case))
+    reason = reason_for(case, ratings)
     if reason is None:
         return None
     with transaction.atomic():
@@ -98,7 +103,9 @@ def return_visit_schedule(case_id: int, *, now: datetime | None = None) -> Retur
                 return open_visit
         elif visits:
             return visits[0]  # escalated or sample: any visit of this closing will do
-        after = max(case.closed_at, rating.created_at) if rating else case.closed_at
+        # After the closing, or after the (latest unsatisfied) rating when one came later.
+        counted = unsatisfied_ratings(ratings) or ratings
+        after = max([case.closed_at, *(r.created_at for r in counted)])
         try:
             with transaction.atomic():
                 return ReturnVisit.objects.create(

@@ -26,7 +26,7 @@ from evaluation.models import ReturnVisit
 from grids.models import Role
 from grids.scoping import role_regions, sees_everything
 from grievances import selectors, services
-from grievances.models import Complainant, Grievance, State
+from grievances.models import Complainant, Grievance, Rating, State
 from grievances.scoping import cases_for
 
 VISIT_PAGE_SIZE = 30
@@ -119,15 +119,19 @@ def _visits(user):
             "grievance__category",
             "grievance__region",
             "grievance__owning_centre",
-            "grievance__rating",
             "recorded_by",
         )
         .prefetch_related(
             Prefetch(
+                "grievance__ratings",
+                queryset=Rating.objects.select_related("complainant"),
+                to_attr="rated",
+            ),
+            Prefetch(
                 "grievance__complainants",
                 queryset=Complainant.objects.filter(is_reporter=True),
                 to_attr="reporters",
-            )
+            ),
         )
     )
 
@@ -153,7 +157,7 @@ def _visit_rows(visits: list[ReturnVisit], user, now, bound: forms.Form | None) 
             "personal": can_record or selectors.may_see_personal_data(user, case),
             "can_record": can_record and not visit.is_recorded,
             "overdue": not visit.is_recorded and visit.due_at < now,
-            "rating": getattr(case, "rating", None),
+            "ratings": case.rated,
             "form": None,
             "reopen_form": None,
             "open": False,

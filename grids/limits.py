@@ -23,6 +23,7 @@ import os
 import threading
 import time
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -140,6 +141,28 @@ def over_limit(name: str, limit: int, seconds: int) -> bool:
     """Count one attempt; True once more than `limit` were made in this window."""
     count, _ = count_attempt(name, seconds)
     return count > limit
+
+
+def scope_rate(scope: str) -> tuple[int, int] | None:
+    """(requests, seconds) of a throttle scope of the API (DEFAULT_THROTTLE_RATES), read now
+    (tests change it); None when the scope has no rate."""
+    rate = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get(scope)
+    if not rate:
+        return None
+    count, period = rate.split("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period.strip()[0]]
+    return int(count), seconds
+
+
+def over_scope_limit(scope: str, ident: str) -> bool:
+    """Count one attempt of `ident` at an API throttle `scope`; True once the scope's rate is
+    exceeded. The counter is the API throttle's (WindowThrottle's key): a page and the API
+    endpoint of one scope share one allowance."""
+    rate = scope_rate(scope)
+    if rate is None:
+        return False
+    limit, seconds = rate
+    return over_limit(f"{scope}:{ident}", limit, seconds)
 
 
 class WindowThrottle(SimpleRateThrottle):

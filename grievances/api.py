@@ -18,7 +18,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -32,6 +37,7 @@ from grids.api_input import CursorPages, IdField
 from grids.limits import WindowThrottle
 from grids.models import Region
 from grievances import intake, notifications, selectors, services
+from grievances import ratings as ratings_module
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
 from grievances.etags import CaseVersionMixin
 from grievances.labels import shown
@@ -43,6 +49,7 @@ from grievances.models import (
     Complexity,
     Grievance,
     HandlingLevel,
+    Rating,
     RejectReason,
     Source,
     State,
@@ -257,10 +264,30 @@ class GrievanceListSerializer(serializers.ModelSerializer):
 
 
 class RatingSerializer(serializers.Serializer):
+    """One complainant's rating."""
+
     score = serializers.IntegerField()
     resolved = serializers.BooleanField()
     comment = serializers.CharField()
     created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ComplainantRatingSerializer(RatingSerializer):
+    """A rating as the staff read it: whose it is (the complainant's name, or null for the
+    reporting account's own rating on a case that names no complainant)."""
+
+    complainant = serializers.CharField(source="complainant.name", default=None, allow_null=True)
+
+
+class RatingSummarySerializer(serializers.Serializer):
+    """The case's ratings taken together (grievances.ratings.summary): the mean of the
+    complainants' scores, resolved when every one of them says so."""
+
+    score = serializers.FloatField()
+    resolved = serializers.BooleanField()
+    count = serializers.IntegerField()
+    created_at = serializers.DateTimeField(source="first_at")
 
 
 class GrievanceDetailSerializer(GrievanceListSerializer):
@@ -270,6 +297,7 @@ class GrievanceDetailSerializer(GrievanceListSerializer):
     available_transitions = serializers.SerializerMethodField()
     durations = serializers.SerializerMethodField()
     rating = serializers.SerializerMethodField()
+    ratings = serializers.SerializerMethodField()
     handler_region = RegionRefSerializer(allow_null=True)
     duplicate_of = serializers.CharField(
         source="duplicate_of.display_code", default=None, allow_null=True
@@ -306,6 +334,7 @@ class GrievanceDetailSerializer(GrievanceListSerializer):
             "events",
             "durations",
             "rating",
+            "ratings",
             "available_transitions",
         ]
 
@@ -325,9 +354,20 @@ class GrievanceDetailSerializer(GrievanceListSerializer):
     def get_durations(self, obj) -> dict:
         return selectors.durations(obj)
 
+    @extend_schema_field(RatingSummarySerializer(allow_null=True))
     def get_rating(self, obj) -> dict | None:
-        rating = getattr(obj, "rating", None)
-        return RatingSerializer(rating).data if rating else None
+        return self._summary(obj.ratings.all())
+
+    @staticmethod
+    def _summary(ratings) -> dict | None:
+        summary = ratings_module.summary_of(ratings)
+        if summary is None:
+            return None
+        return {**RatingSummarySerializer(summary).data, "score": round(summary.score, 2)}
+
+    @extend_schema_field(ComplainantRatingSerializer(many=True))
+    def get_ratings(self, obj) -> list[dict]:
+        return ComplainantRatingSerializer(obj.ratings.all(), many=True).data
 
     REPORTER_FIELDS = GrievanceListSerializer.REPORTER_FIELDS | {
         # What they reported.
@@ -346,6 +386,7 @@ class GrievanceDetailSerializer(GrievanceListSerializer):
         # Their own urges and rating, and the acts they have.
         "urge_count",
         "rating",
+        "ratings",
         "available_transitions",
         # Shown in their tracking form below.
         "result",
@@ -360,7 +401,9 @@ class GrievanceDetailSerializer(GrievanceListSerializer):
         # public events without staff names or withheld notes, and the outcome only.
         data = super().as_tracked(obj, data)
         events = {e.pk: e for e in obj.events.all()}
-        timeline = [selectors.public_event(e) for e in events.values() if e.public]
+        timeline = [
+            selectors.public_event(e) for e in events.values() if selectors.publicly_shown(e)
+        ]
         shown = {e.pk: e for e in timeline}
         data["events"] = [
             {
@@ -378,8 +421,13 @@ class GrievanceDetailSerializer(GrievanceListSerializer):
         if obj.state != State.REJECTED:
             data["reject_reason_code"] = data["reject_reason"] = ""
         data["attachments"] = [a for a in data["attachments"] if a["public"]]
-        # Their own entry, not the other parties'.
+        # Their own entry, not the other parties', and their own rating only.
         data["complainants"] = [c for c in data["complainants"] if c["is_reporter"]]
+        own = [
+            r for r in obj.ratings.all() if r.complainant_id is None or r.complainant.is_reporter
+        ]
+        data["ratings"] = ComplainantRatingSerializer(own, many=True).data
+        data["rating"] = self._summary(own)
         return data
 
 
@@ -908,8 +956,9 @@ class GrievanceViewSet(
             "category", "region", "owning_centre__parent", "handler_region"
         )
         if self.action == "retrieve" or self.action in ACTS:
-            qs = qs.select_related("rating", "duplicate_of").prefetch_related(
+            qs = qs.select_related("duplicate_of").prefetch_related(
                 "complainants",
+                Prefetch("ratings", queryset=Rating.objects.select_related("complainant")),
                 "attachments",
                 Prefetch(
                     "events",
@@ -1137,6 +1186,16 @@ class PublicEventSerializer(serializers.ModelSerializer):
         return selectors.event_label(obj)
 
 
+class MergedIntoSerializer(serializers.Serializer):
+    """The case a duplicate was merged into: follow it with its code and the same digits
+    (GET /api/v1/track/<tracking_code>/)."""
+
+    note = serializers.CharField()
+    tracking_code = serializers.CharField()
+    state = serializers.CharField()
+    state_label = serializers.CharField()
+
+
 class TrackResultSerializer(serializers.Serializer):
     tracking_code = serializers.CharField()
     title = serializers.CharField()
@@ -1145,13 +1204,21 @@ class TrackResultSerializer(serializers.Serializer):
     state_label = serializers.CharField()
     created_at = serializers.DateTimeField()
     handle_due_at = serializers.DateTimeField(allow_null=True)
+    handler = serializers.CharField(
+        help_text=gettext_lazy("Who handles the case once dispatched: a department, a grid.")
+    )
     result = serializers.CharField()
+    redo_note = serializers.CharField()
     reject_reason = serializers.CharField()
+    merged_into = MergedIntoSerializer(allow_null=True)
     timeline = PublicEventSerializer(many=True)
     can_withdraw = serializers.BooleanField()
     can_urge = serializers.BooleanField()
+    urge_refusal = serializers.CharField()
+    urge_again_at = serializers.DateTimeField(allow_null=True)
     can_rate = serializers.BooleanField()
-    rating = RatingSerializer(allow_null=True)
+    rate_until = serializers.DateTimeField(allow_null=True)
+    rating = RatingSerializer(allow_null=True, help_text=gettext_lazy("Your own rating."))
 
 
 class TrackQuerySerializer(serializers.Serializer):
@@ -1176,26 +1243,30 @@ class _TrackBase(APIView):
     authentication_classes: list = []
     throttle_classes = [TrackingThrottle]
 
-    def find(self, code: str, last4: str) -> Grievance:
-        case = selectors.find_tracked(code, last4)
-        if case is None:
+    def find(self, code: str, last4: str) -> tuple[Grievance, Complainant]:
+        """The case and the complainant whose own phone ends in `last4`."""
+        found = selectors.find_tracked_person(code, last4)
+        if found is None:
             # A wrong code and a wrong phone give the same answer.
             raise NotFound(_("No case matches this code and phone number."))
-        return case
+        return found
 
-    def respond(self, case: Grievance) -> Response:
-        return Response(TrackResultSerializer(selectors.public_view(case)).data)
+    def respond(self, case: Grievance, person: Complainant) -> Response:
+        return Response(
+            TrackResultSerializer(selectors.public_view(case, selectors.Viewer.of(person))).data
+        )
 
     def act(self, request, code, input_class, call) -> Response:
         """Validate the body, find the case by code and phone, run the act, answer the view."""
         data = input_class(data=request.data)
         data.is_valid(raise_exception=True)
-        case = self.find(code, data.validated_data["phone_last4"])
+        case, person = self.find(code, data.validated_data["phone_last4"])
         try:
-            call(case, data.validated_data)
+            call(case, person, data.validated_data)
         except services.CaseError as exc:
             return error_response(exc)
-        return self.respond(Grievance.objects.get(pk=case.pk))
+        fresh = Grievance.objects.select_related(*selectors.PUBLIC_RELATED).get(pk=case.pk)
+        return self.respond(fresh, person)
 
 
 TRACK_PARAMS = [
@@ -1204,26 +1275,31 @@ TRACK_PARAMS = [
 
 
 class TrackView(_TrackBase):
-    """A resident follows their case: state, public timeline, deadline, result."""
+    """A complainant follows their case with its code and the last 4 digits of their own
+    phone: state, who handles it, public timeline, deadline, result, their own rating. A
+    duplicate names the case it was merged into (`merged_into`), which the same digits
+    open."""
 
     @extend_schema(parameters=TRACK_PARAMS, responses={200: TrackResultSerializer})
     def get(self, request, code):
         query = TrackQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return self.respond(self.find(code, query.validated_data["phone_last4"]))
+        return self.respond(*self.find(code, query.validated_data["phone_last4"]))
 
 
 class TrackRateView(_TrackBase):
     @extend_schema(request=TrackRateInput, responses={200: TrackResultSerializer})
     def post(self, request, code):
-        """Rate the result once the case is closed (changeable within 7 days)."""
+        """Rate the result for yourself (the complainant whose digits these are), once the
+        case is closed and within 30 days of its closing; changeable until then."""
         return self.act(
             request,
             code,
             TrackRateInput,
-            lambda case, d: services.grievance_rate(
+            lambda case, person, d: services.grievance_rate(
                 case,
                 None,
+                complainant=person,
                 score=d["score"],
                 resolved=d["resolved"],
                 comment=d["comment"],
@@ -1235,13 +1311,14 @@ class TrackRateView(_TrackBase):
 class TrackWithdrawView(_TrackBase):
     @extend_schema(request=TrackNoteInput, responses={200: TrackResultSerializer})
     def post(self, request, code):
-        """Withdraw the case, any time before it is handled."""
+        """Withdraw the case, any time before it is handled: its reporter only (403 for the
+        other complainants)."""
         return self.act(
             request,
             code,
             TrackNoteInput,
-            lambda case, d: services.grievance_withdraw(
-                case, None, reason=d["note"], via_tracking=True
+            lambda case, person, d: services.grievance_withdraw(
+                case, None, reason=d["note"], via_tracking=True, complainant=person
             ),
         )
 
@@ -1249,12 +1326,15 @@ class TrackWithdrawView(_TrackBase):
 class TrackUrgeView(_TrackBase):
     @extend_schema(request=TrackNoteInput, responses={200: TrackResultSerializer})
     def post(self, request, code):
-        """Urge the case (催办)."""
+        """Urge the case (催办): once the centre has accepted it, at most once in 24 hours
+        per case from the public (409 otherwise, with the reason)."""
         return self.act(
             request,
             code,
             TrackNoteInput,
-            lambda case, d: services.grievance_urge(case, None, note=d["note"], via_tracking=True),
+            lambda case, person, d: services.grievance_urge(
+                case, None, note=d["note"], via_tracking=True
+            ),
         )
 
 

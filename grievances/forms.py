@@ -1,4 +1,5 @@
-"""Forms of the intake and tracking pages (grievances/views_intake.py).
+"""Forms of the intake, tracking and rating pages (grievances/views_intake.py, views_track.py,
+views_rating.py).
 
 They validate what a person typed and hand it to grievances.services; they never write a
 case themselves. Field errors carry messages a resident can act on.

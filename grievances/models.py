@@ -602,7 +602,8 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
 
 
 class Complainant(models.Model):
-    """A person who brought the matter; the first one (the reporter) tracks the case."""
+    """A person who brought the matter. Each one follows the case with its tracking code and
+    the last 4 digits of their own phone, and rates its result; the first is the reporter."""
 
     grievance = models.ForeignKey(Grievance, on_delete=models.CASCADE, related_name="complainants")
     name = models.CharField(_("name"), max_length=100, blank=True)
@@ -733,9 +734,26 @@ class Attachment(models.Model):
 
 
 class Rating(models.Model):
-    """The reporter's rating of the result (末端评价); changeable within 7 days."""
+    """A complainant's rating of the result (末端评价): one per complainant and case, given
+    and changeable within 30 days of the closing (grievances.services.RATING_WINDOW).
 
-    grievance = models.OneToOneField(Grievance, on_delete=models.CASCADE, related_name="rating")
+    A rating without a complainant is the reporting account's own, on a case that names no
+    complainant (a grid worker's report): at most one per case."""
+
+    grievance = models.ForeignKey(
+        Grievance,
+        on_delete=models.CASCADE,
+        related_name="ratings",
+        db_index=False,  # rating_once_per_complainant leads with it
+    )
+    complainant = models.ForeignKey(
+        Complainant,
+        verbose_name=_("complainant"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="ratings",
+    )
     score = models.PositiveSmallIntegerField(
         _("score"), validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
@@ -747,6 +765,17 @@ class Rating(models.Model):
     class Meta:
         verbose_name = _("rating")
         verbose_name_plural = _("ratings")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grievance", "complainant"], name="rating_once_per_complainant"
+            ),
+            models.UniqueConstraint(
+                fields=["grievance"],
+                condition=models.Q(complainant__isnull=True),
+                name="rating_once_per_account",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.grievance_id}: {self.score}"
@@ -970,3 +999,28 @@ class ResidentVisit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.seen_at:%Y-%m-%d %H:%M}"
+
+
+class RatingLink(models.Model):
+    """A one-tap rating link (/r/<token>) sent to one complainant of one case when it closes.
+
+    Only the SHA-256 of the token is stored: a copy of the database gives no working link.
+    Issued by grievances.ratings.issue_rating_link; valid for 30 days."""
+
+    token_hash = models.CharField(max_length=64)  # unique through Meta.constraints
+    grievance = models.ForeignKey(Grievance, on_delete=models.CASCADE, related_name="+")
+    complainant = models.ForeignKey(
+        Complainant, on_delete=models.CASCADE, related_name="rating_links"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("rating link")
+        verbose_name_plural = _("rating links")
+        constraints = [
+            models.UniqueConstraint(fields=["token_hash"], name="rating_link_token_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grievance_id}/{self.complainant_id}"

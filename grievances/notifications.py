@@ -33,7 +33,7 @@ import logging
 import re
 import smtplib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -45,7 +45,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from grievances import messages, sms
+from grievances import messages, ratings, sms
 from grievances.models import (
     CaseEvent,
     Complainant,
@@ -482,11 +482,6 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
-# Links in complainants' messages: the kind ("track", "rate") → a function of the notice
-# that returns an absolute URL, or "" (registered by the app that serves the page).
-link_makers: dict[str, Callable[[Notification], str]] = {}
-
-
 def site_url(path: str) -> str:
     return f"{getattr(settings, 'SITE_URL', '').rstrip('/')}{path}"
 
@@ -497,9 +492,11 @@ def tracking_link(notice: Notification) -> str:
 
 
 def _resident_link(notice: Notification) -> str:
-    kind = messages.RESIDENT[notice.message].link
-    maker = link_makers.get(kind) or tracking_link
-    return maker(notice)
+    """The message's one link: the one-tap rating form for this complainant (a new token,
+    valid 30 days, written when the message is sent), or the case's tracking page."""
+    if messages.RESIDENT[notice.message].link == "rate" and notice.complainant is not None:
+        return ratings.issue_rating_link(notice.complainant)
+    return tracking_link(notice)
 
 
 def _send(delivery: Delivery) -> None:

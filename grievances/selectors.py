@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -11,7 +12,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from grievances import deadlines, services
-from grievances.models import CaseEvent, Complainant, Grievance, State, normalize_tracking_code
+from grievances.models import (
+    CaseEvent,
+    Complainant,
+    Grievance,
+    Rating,
+    State,
+    normalize_tracking_code,
+)
 from grievances.scoping import cases_for, own_cases
 
 # What the reporter sees of each event in the public timeline (no staff names).
@@ -40,7 +48,16 @@ EVENT_LABELS = {
 }
 
 
+# The line a duplicate (or merged) case shows instead of a reason for refusing it, and the
+# label of its refusal in the timeline.
+MERGED_LINE = gettext_lazy("Merged into another case for handling")
+MERGED_STATE = gettext_lazy("Merged")
+REDO_LINE = gettext_lazy("Being redone: the first result was not accepted")
+
+
 def event_label(event: CaseEvent) -> str:
+    if event.action == "reject" and (event.data or {}).get("reason_code") == "duplicate":
+        return str(MERGED_LINE)
     return str(EVENT_LABELS.get(event.action, event.action))
 
 
@@ -48,7 +65,9 @@ def event_label(event: CaseEvent) -> str:
 # mediation's notes name its parties and carry the agreement's terms and amounts, which are
 # theirs to read on their own mediation pages, not anyone's with the code and four digits.
 # The mediation app adds its own events.
-NOTES_WITHHELD: set[str] = {"mediate", "mediation_settled", "mediation_failed"}
+# A rating's comment is its complainant's own: they read it under their rating, the other
+# complainants of the case do not.
+NOTES_WITHHELD: set[str] = {"mediate", "mediation_settled", "mediation_failed", "rate"}
 
 SETTLED_BY_MEDIATION = gettext_lazy(
     "Settled by mediation: the parties reached an agreement and signed it. "
@@ -69,28 +88,40 @@ class PublicEvent:
 
 
 def public_event(event: CaseEvent) -> PublicEvent:
-    withheld = event.action in NOTES_WITHHELD
+    withheld = event.action in NOTES_WITHHELD or not event.public
     return PublicEvent(
         pk=event.pk,
         action=event.action,
         to_state=event.to_state,
         note="" if withheld else event.note,
         created_at=event.created_at,
-        # The rating's stars are the only data the timeline shows.
-        data={"score": event.data.get("score")} if event.action == "rate" else {},
+        # The rating's stars are the only data the timeline shows, and whether a refusal
+        # was a merge (its label).
+        data=_public_data(event),
     )
 
 
+def _public_data(event: CaseEvent) -> dict:
+    if event.action == "rate":
+        return {"score": event.data.get("score")}
+    if event.action == "reject" and event.data.get("reason_code") == "duplicate":
+        return {"reason_code": "duplicate"}
+    return {}
+
+
 def public_result(case: Grievance, timeline: list[PublicEvent]) -> str:
-    """The result shown to the reporter: the handler's words, or only the outcome when the
-    latest handling was a mediation agreement (its summary, the case's result, holds the
-    terms)."""
+    """The result shown to the public: the latest handling's public note (the handler's own
+    words), or only the outcome when that handling was a mediation agreement (its summary
+    holds the terms, amounts and the agreement's fingerprint). Never the case's `result`
+    field as it is: it holds what staff read."""
     if case.state not in (State.HANDLED, State.CLOSED):
         return ""
     handlings = [e for e in timeline if e.action in ("handle", "mediation_settled")]
-    if handlings and handlings[-1].action == "mediation_settled":
+    if not handlings:
+        return ""
+    if handlings[-1].action == "mediation_settled":
         return str(SETTLED_BY_MEDIATION)
-    return case.result
+    return handlings[-1].note
 
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -175,51 +206,182 @@ def durations(case: Grievance) -> dict:
     return {"wall_clock": wall, "working_time": work}
 
 
-def find_tracked(code: str, last4: str) -> Grievance | None:
-    """The case with this tracking code whose reporter's phone ends in `last4`."""
+# --- Public tracking ------------------------------------------------------------------------------
+
+
+def _phone_matches(person: Complainant, last4: str) -> bool:
+    own = person.phone_last4
+    return len(own) == 4 and hmac.compare_digest(own, last4)
+
+
+def tracked_complainant(case: Grievance, last4: str) -> Complainant | None:
+    """The complainant of `case` whose own phone ends in `last4`, or None.
+
+    Every complainant follows the case with its code and their own digits. A duplicate's
+    complainants moved to the case it duplicates; each still follows the code they were
+    given, with the digits of the phone they gave (the row moved with them)."""
+    if len(last4 or "") != 4 or not last4.isdigit():
+        return None
+    people = list(case.complainants.all())
+    if case.duplicate_of_id:
+        people += list(
+            Complainant.objects.filter(merged_from=case)
+            .exclude(grievance=case)
+            .order_by("position", "id")
+        )
+    # Two complainants with the same last digits: the first of them (the reporter first).
+    return next((p for p in people if _phone_matches(p, last4)), None)
+
+
+def find_tracked_person(code: str, last4: str) -> tuple[Grievance, Complainant] | None:
+    """The case with this tracking code and its complainant whose phone ends in `last4`."""
     normal = normalize_tracking_code(code)
-    if not normal or len(last4) != 4:
+    if not normal or len(last4 or "") != 4:
         return None
     case = (
-        Grievance.objects.select_related("category", "rating")
+        Grievance.objects.select_related(*PUBLIC_RELATED)
         .prefetch_related("complainants")
         .filter(tracking_code=normal)
         .first()
     )
     if case is None:
         return None
-    reporter = next((c for c in case.complainants.all() if c.is_reporter), None)
-    if reporter is None and case.duplicate_of_id:
-        # A duplicate's complainants moved to the original case; its reporter (the first of
-        # them) still follows the code they were given.
-        reporter = Complainant.objects.filter(merged_from=case).order_by("position", "id").first()
-    if reporter is None or not reporter.phone_last4 or reporter.phone_last4 != last4:
+    person = tracked_complainant(case, last4)
+    if person is None:
         return None
-    return case
+    return case, person
 
 
-def public_view(case: Grievance) -> dict:
-    """Everything public tracking shows of a case (the page and the API): nothing else of it
-    reaches a resident."""
-    timeline = [
-        public_event(e) for e in case.events.filter(public=True).order_by("created_at", "id")
-    ]
-    rating = getattr(case, "rating", None)
+def find_tracked(code: str, last4: str) -> Grievance | None:
+    """The case with this tracking code when one of its complainants' phones ends in
+    `last4`."""
+    found = find_tracked_person(code, last4)
+    return found[0] if found else None
+
+
+# What public_view reads of a case besides its own row.
+PUBLIC_RELATED = ("category", "region", "handler_region", "duplicate_of")
+
+
+# Moves after which nobody handles the case until the centre dispatches it again.
+_HANDLER_ENDS = {"return", "escalate", "mediate", "mediation_failed"}
+
+
+def handler_name(case: Grievance, events: list[CaseEvent]) -> str:
+    """Who handles the case, for the public: the lead department of its latest dispatch (as
+    named when whistled), or the grid or village handling it on the spot; "" before a
+    dispatch, after a return or an escalation, and in mediation.
+
+    Read from the case's events (`events`, in order): the dispatch event carries the lead
+    department's name (the dispatch app writes it), so this app needs nothing of dispatch."""
+    if case.state not in (State.DISPATCHED, State.IN_PROGRESS, State.HANDLED, State.CLOSED):
+        return ""
+    name = ""
+    for event in events:
+        if event.action == "dispatch":
+            data = event.data or {}
+            name = data.get("lead") or data.get("to_region_name") or ""
+            if not name and case.handler_region_id:
+                name = case.handler_region.name
+        elif event.action == "handle" and (event.data or {}).get("on_the_spot"):
+            name = case.region.name  # settled on the spot by the grid that reported it
+        elif event.action in _HANDLER_ENDS or event.action == "mediation_settled":
+            name = ""
+    return name
+
+
+def being_redone(case: Grievance, events: list[CaseEvent]) -> bool:
+    """The case is handled again because its result was not accepted: sent back by the
+    centre's verification (redo) or reopened after closing, and not handled since."""
+    if case.state != State.IN_PROGRESS:
+        return False
+    last = next(
+        (e.action for e in reversed(events) if e.action in ("handle", "redo", "reopen")), None
+    )
+    return last in ("redo", "reopen")
+
+
+# Events the public timeline shows although staff wrote them for themselves: by their label
+# and time only (the centre's reason for a redo is its own words to the handler).
+SHOWN_WITHOUT_NOTE = {"redo"}
+
+
+def publicly_shown(event: CaseEvent) -> bool:
+    return event.public or event.action in SHOWN_WITHOUT_NOTE
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who reads a case's public view: one of its complainants, proven by their own phone
+    digits or their rating link (`complainant_id`), or the reporter of a case that names no
+    complainant (`complainant_id` None: they sent it, or are its signed-in reporter)."""
+
+    complainant_id: int | None
+    is_reporter: bool
+
+    @classmethod
+    def of(cls, person: Complainant) -> Viewer:
+        return cls(complainant_id=person.pk, is_reporter=person.is_reporter)
+
+
+def own_rating(case: Grievance, viewer: Viewer | None):
+    """The rating `viewer` gave on `case`, or None."""
+    if viewer is None:
+        return None
+    return Rating.objects.filter(grievance=case, complainant=viewer.complainant_id).first()
+
+
+def public_view(case: Grievance, viewer: Viewer | None = None) -> dict:
+    """Everything public tracking shows of a case (the page and the API) to `viewer`, one
+    of its complainants: nothing else of it reaches a resident, and of the ratings only
+    their own. Every complainant urges and rates; only the reporter withdraws."""
+    events = list(case.events.order_by("created_at", "id"))
+    timeline = [public_event(e) for e in events if publicly_shown(e)]
+    rating = own_rating(case, viewer)
+    now = timezone.now()
+    merged = None
+    if case.state == State.REJECTED and case.duplicate_of_id:
+        original = case.duplicate_of
+        merged = {
+            "note": str(MERGED_LINE),
+            "tracking_code": original.display_code,
+            "state": original.state,
+            "state_label": original.get_state_display(),
+        }
+    reject_reason = ""
+    if case.state == State.REJECTED:
+        reject_reason = case.reject_reason or (str(MERGED_LINE) if merged else "")
+        if not reject_reason:
+            reject_reason = case.get_reject_reason_code_display()
+    urge_refusal = ""
+    if case.state == State.SUBMITTED or case.state in services.PUBLIC_URGE_STATES:
+        urge_refusal = services.public_urge_refusal(case, now, events) or ""
+    urge_again_at = None
+    if case.state in services.PUBLIC_URGE_STATES:
+        urge_again_at = services.public_urge_again_at(case, now, events)
+    rates = viewer is not None
     return {
         "tracking_code": case.display_code,
         "title": case.title,
         "category": case.category.name,
         "state": case.state,
-        "state_label": case.get_state_display(),
+        "state_label": str(MERGED_STATE) if merged else case.get_state_display(),
         "created_at": case.created_at,
         "handle_due_at": case.handle_due_at,
+        "handler": handler_name(case, events),
         "result": public_result(case, timeline),
-        "reject_reason": case.reject_reason if case.state == State.REJECTED else "",
+        "redo_note": str(REDO_LINE) if being_redone(case, events) else "",
+        "reject_reason": reject_reason,
+        "merged_into": merged,
         "timeline": timeline,
-        "can_withdraw": case.state in services.OPEN_FOR_ACTS,
-        "can_urge": case.state in services.OPEN_FOR_ACTS,
-        "can_rate": case.state == State.CLOSED
-        and (rating is None or timezone.now() - rating.created_at <= services.RATING_CHANGE_WINDOW),
+        "can_withdraw": case.state in services.OPEN_FOR_ACTS
+        and viewer is not None
+        and viewer.is_reporter,
+        "can_urge": case.state in services.PUBLIC_URGE_STATES and urge_again_at is None,
+        "urge_refusal": urge_refusal,
+        "urge_again_at": urge_again_at,
+        "can_rate": rates and services.rating_refusal(case, now) is None,
+        "rate_until": services.rating_open_until(case) if rates else None,
         "rating": rating,
     }
 
@@ -230,20 +392,20 @@ RATING_INVITED_FOR = timedelta(days=30)
 
 
 def awaiting_rating(user, now: datetime | None = None) -> QuerySet[Grievance]:
-    """The cases waiting for `user` to rate the result: closed within the last 30 days and not
-    rated yet, newest closed first.
-
-    Written against the Rating of today: one per case, given by the case's reporter (the
-    account that reported it, or the account named on its first complainant, who tracks it).
-    When ratings become one per complainant, this is the one query to change."""
+    """The cases waiting for `user` to rate the result: closed within the last 30 days, and
+    not yet rated by the complainant they are on it (the one their account is named on, or
+    the reporter when they reported it), newest closed first."""
     now = now or timezone.now()
-    rater = Q(reporter=user) | Q(
-        pk__in=Complainant.objects.filter(user=user, is_reporter=True).values("grievance_id")
-    )
+    theirs = Complainant.objects.filter(
+        Q(user=user) | Q(is_reporter=True, grievance__reporter=user)
+    ).exclude(pk__in=Rating.objects.filter(complainant__isnull=False).values("complainant_id"))
     return (
         own_cases(user)
-        .filter(rater, state=State.CLOSED, closed_at__gte=now - RATING_INVITED_FOR)
-        .filter(rating__isnull=True)
+        .filter(
+            state=State.CLOSED,
+            closed_at__gte=now - RATING_INVITED_FOR,
+            pk__in=theirs.values("grievance_id"),
+        )
         .order_by("-closed_at", "-id")
     )
 

@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop, pgettext_lazy
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed
@@ -48,7 +49,14 @@ from grievances.models import (
 log = logging.getLogger(__name__)
 
 REOPEN_WINDOW = timedelta(days=30)
-RATING_CHANGE_WINDOW = timedelta(days=7)
+# Each complainant rates within 30 days of the closing (办结), and may change their rating
+# until then.
+RATING_WINDOW = timedelta(days=30)
+# The public (any complainant, through tracking) urges a case at most once in this time.
+PUBLIC_URGE_INTERVAL = timedelta(hours=24)
+# The states in which the public may urge: the centre has accepted the case and it is not
+# handled yet (urging a report nobody has read yet asks nobody).
+PUBLIC_URGE_STATES = (State.ACCEPTED, State.DISPATCHED, State.MEDIATING, State.IN_PROGRESS)
 
 # Sent inside the transaction of every move and act, after its CaseEvent is written.
 # dispatch and mediation listen (e.g. an escalation ends the open whistles) without this
@@ -332,6 +340,7 @@ _ROLE_LABELS = {
 SYSTEM_LABEL = deferred(gettext_noop("System"))
 RESIDENT_LABEL = deferred(gettext_noop("Resident"))
 REPORTER_LABEL = deferred(gettext_noop("Reporter"))
+COMPLAINANT_LABEL = deferred(gettext_noop("Complainant"))
 MEDIATION_LABEL = deferred(gettext_noop("Mediation"))
 
 
@@ -1092,8 +1101,25 @@ def grievance_escalate(
     )
 
 
-def grievance_withdraw(case: Grievance, user, *, reason: str = "", via_tracking=False) -> Grievance:
-    """The reporter withdraws the case (撤回) before it is handled."""
+def grievance_withdraw(
+    case: Grievance,
+    user,
+    *,
+    reason: str = "",
+    via_tracking=False,
+    complainant: Complainant | None = None,
+) -> Grievance:
+    """The reporter withdraws the case (撤回) before it is handled.
+
+    Through tracking, `complainant` is who proved the case: only its reporter withdraws it
+    (the other complainants' matter goes on; a duplicate's reporter who follows the case it
+    was merged into does not withdraw someone else's report)."""
+    if (
+        via_tracking
+        and complainant is not None
+        and (complainant.grievance_id != case.pk or not complainant.is_reporter)
+    ):
+        raise NotAllowed(_("Only the reporter withdraws the report."))
     return _run(
         case,
         user,
@@ -1279,12 +1305,75 @@ def grievance_extend(
     return _run(case, user, "extend", ask, note=reason.strip())
 
 
+def public_urge_refusal(
+    case: Grievance, now: datetime | None = None, events: Iterable[CaseEvent] | None = None
+) -> str | None:
+    """Why the public (a complainant through tracking) cannot urge `case` now, or None.
+
+    `events`: the case's events when the caller has read them (else one query)."""
+    if case.state == State.SUBMITTED:
+        return _("The case can be urged once the governance centre has accepted it.")
+    if case.state not in PUBLIC_URGE_STATES:
+        return _("This case is %(state)s: it cannot be urged now.") % {
+            "state": case.get_state_display()
+        }
+    again = public_urge_again_at(case, now, events)
+    if again is not None:
+        return _(
+            "This case was urged less than 24 hours ago. You can urge it again after %(when)s."
+        ) % {"when": _local(again)}
+    return None
+
+
+def public_urge_again_at(
+    case: Grievance, now: datetime | None = None, events: Iterable[CaseEvent] | None = None
+) -> datetime | None:
+    """When the public may urge `case` again (24 hours after its last public urge), or None
+    when it may now."""
+    now = now or timezone.now()
+    last = last_public_urge(case, events)
+    if last is None or now - last >= PUBLIC_URGE_INTERVAL:
+        return None
+    return last + PUBLIC_URGE_INTERVAL
+
+
+def last_public_urge(case: Grievance, events: Iterable[CaseEvent] | None = None):
+    if events is not None:
+        times = [e.created_at for e in events if e.action == "urge" and e.data.get("public")]
+        return max(times) if times else None
+    return (
+        CaseEvent.objects.filter(grievance_id=case.pk, action="urge", data__public=True)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+
+
+def _local(instant: datetime) -> str:
+    return date_format(timezone.localtime(instant), "DATETIME_FORMAT")
+
+
 def grievance_urge(case: Grievance, user, *, note: str = "", via_tracking=False) -> Grievance:
-    """催办: the reporter or a leader asks for speed; counted."""
+    """催办: the reporter or a leader asks for speed; counted.
+
+    Through tracking (any complainant, no login): once the centre has accepted the case and
+    before it is handled, at most once in 24 hours per case (PUBLIC_URGE_INTERVAL), checked
+    again under the lock so that two complainants urging at once count once."""
+    if via_tracking:
+        problem = public_urge_refusal(case)
+        if problem:
+            raise WrongState(problem, state=case.state)
 
     def change(c: Grievance):
+        if via_tracking:
+            problem = public_urge_refusal(c)
+            if problem:
+                raise WrongState(problem, state=c.state)
         c.urge_count += 1
-        return {"count": c.urge_count}
+        data = {"count": c.urge_count}
+        if via_tracking:
+            data["public"] = True
+        return data
 
     return _run(
         case,
@@ -1336,37 +1425,97 @@ def grievance_note(
     return _run(case, user, "note", note=note.strip(), public=public, attachments=attachments)
 
 
-# --- The reporter's rating ------------------------------------------------------------------------
+# --- The complainants' ratings --------------------------------------------------------------------
+
+
+def default_rater(case: Grievance) -> Complainant | None:
+    """The complainant a rating is for when the caller names none: the reporter (the first
+    complainant), or the first complainant when none is marked."""
+    people = list(case.complainants.all())
+    return next((p for p in people if p.is_reporter), people[0] if people else None)
+
+
+def rating_refusal(case: Grievance, now: datetime | None = None) -> str | None:
+    """Why `case` cannot be rated now (not closed, or past the 30 days), or None."""
+    if case.state != State.CLOSED:
+        return _("A case can be rated once it is closed.")
+    now = now or timezone.now()
+    if case.closed_at is not None and now - case.closed_at > RATING_WINDOW:
+        return _("A case can be rated within 30 days of its closing.")
+    return None
+
+
+def rating_open_until(case: Grievance) -> datetime | None:
+    """The end of the case's rating window (30 days after it closed), or None."""
+    if case.state != State.CLOSED or case.closed_at is None:
+        return None
+    return case.closed_at + RATING_WINDOW
 
 
 def grievance_rate(
-    case: Grievance, user, *, score: int, resolved: bool, comment: str = "", via_tracking=False
+    case: Grievance,
+    user,
+    *,
+    score: int,
+    resolved: bool,
+    comment: str = "",
+    complainant: Complainant | None = None,
+    via_tracking=False,
 ):
-    """末端评价: once closed, by the reporter; changeable within 7 days."""
+    """末端评价: each complainant rates the result once the case is closed, within 30 days of
+    the closing, and may change their rating within those days.
+
+    Who rates: `complainant` (proven by the caller: the tracking code and their phone
+    digits, or their rating link); through tracking without one, the reporter complainant,
+    or the reporter themselves on a case that names no complainant (who proved it by sending
+    it). A signed-in reporter rates for the complainant linked to their account, or as the
+    account.
+
+    Steps: who (403) → state and window (409) → fields (400) → lock the case, check again →
+    write or change the rating → the "rate" event (its relay schedules a return visit for an
+    unsatisfied rating)."""
     from grievances.models import Rating
 
-    if not via_tracking and not is_reporter(user, case):
-        raise NotAllowed(_("Only the reporter rates the result."))
-    if case.state != State.CLOSED:
-        raise WrongState(_("A case can be rated once it is closed."), state=case.state)
-    if not isinstance(score, int) or not 1 <= score <= 5:
+    if complainant is not None:
+        if complainant.grievance_id != case.pk:
+            raise NotAllowed(_("Only the case's own complainants rate its result."))
+    elif via_tracking:
+        complainant = default_rater(case)
+    else:
+        if not is_reporter(user, case):
+            raise NotAllowed(_("Only the reporter rates the result."))
+        complainant = next((p for p in case.complainants.all() if p.user_id == user.pk), None)
+    problem = rating_refusal(case)
+    if problem:
+        raise WrongState(problem, state=case.state)
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
         raise InvalidInput(_("Give a score from 1 to 5."), field="score")
     if resolved is None:
         raise InvalidInput(_("Say whether the matter is resolved."), field="resolved")
+    comment = (comment or "").strip()
     with transaction.atomic():
         locked = Grievance.objects.select_for_update().get(pk=case.pk)
-        if locked.state != State.CLOSED:
-            raise WrongState(_("A case can be rated once it is closed."), state=locked.state)
-        existing = Rating.objects.filter(grievance=locked).first()
-        if existing and timezone.now() - existing.created_at > RATING_CHANGE_WINDOW:
-            raise WrongState(_("A rating can be changed within 7 days."), state=locked.state)
+        problem = rating_refusal(locked)
+        if problem:
+            raise WrongState(problem, state=locked.state)
+        if (
+            complainant is not None
+            and not Complainant.objects.filter(pk=complainant.pk, grievance=locked).exists()
+        ):
+            # Moved to another case meanwhile (a merge).
+            raise NotAllowed(_("Only the case's own complainants rate its result."))
+        existing = Rating.objects.filter(grievance=locked, complainant=complainant).first()
         if existing:
             existing.score, existing.resolved, existing.comment = score, resolved, comment
             existing.save(update_fields=["score", "resolved", "comment", "updated_at"])
             rating = existing
         else:
             rating = Rating.objects.create(
-                grievance=locked, score=score, resolved=resolved, comment=comment
+                grievance=locked,
+                complainant=complainant,
+                score=score,
+                resolved=resolved,
+                comment=comment,
             )
         record(
             locked,
@@ -1375,8 +1524,15 @@ def grievance_rate(
             from_state=locked.state,
             note=comment,
             public=True,
-            data={"score": score, "resolved": resolved, "changed": bool(existing)},
-            actor_label=REPORTER_LABEL,
+            data={
+                "score": score,
+                "resolved": resolved,
+                "changed": bool(existing),
+                "complainant": complainant.pk if complainant else None,
+            },
+            actor_label=COMPLAINANT_LABEL
+            if complainant is not None and not complainant.is_reporter
+            else REPORTER_LABEL,
         )
     return rating
 

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from grievances import views_cases, views_files, views_intake
+from grievances import views_cases, views_files, views_intake, views_rating, views_track
 
 urlpatterns = [
     path("report/", views_intake.report, name="report"),
     path("report/done/", views_intake.report_done, name="report-done"),
-    path("track/", views_intake.track, name="track"),
-    path("t/<str:code>/", views_intake.track_short, name="track-short"),
-    path("t/<str:code>", views_intake.track_short),
+    path("track/", views_track.track, name="track"),
+    path("t/<str:code>/", views_track.track_short, name="track-short"),
+    path("t/<str:code>", views_track.track_short),
+    # The one-tap rating link of the closing SMS: short, no trailing slash.
+    path("r/<str:token>", views_rating.rate_link, name="rate-link"),
     path("cases/", views_cases.case_list, name="case-list"),
     path("cases/<int:pk>/", views_cases.case_detail, name="case-detail"),
     path("cases/<int:pk>/act/<str:name>/", views_cases.case_act, name="case-act"),

@@ -29,12 +29,13 @@ from django.views.decorators.http import require_POST
 
 from grids.models import Region
 from grids.scoping import scope_regions, sees_everything
-from grievances import notifications, selectors, services, views_intake
+from grievances import notifications, selectors, services, views_track
 from grievances.api import ACTS
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
 from grievances.etags import version_number
 from grievances.forms_cases import ACT_FORMS, ActForm, CaseFilter, act_takeovers
-from grievances.models import CaseEvent, Grievance
+from grievances.models import CaseEvent, Grievance, Rating
+from grievances.ratings import summary_of
 from grievances.scoping import cases_for
 
 PAGE_SIZE = 25
@@ -156,11 +157,11 @@ def _detail_queryset(user):
         "owning_centre__parent",
         "handler_region",
         "duplicate_of",
-        "rating",
         "mediation_case",  # the mediation app's reverse relation, read by name only
     )
     prefetch = [
         "complainants",
+        Prefetch("ratings", queryset=Rating.objects.select_related("complainant")),
         "attachments",
         Prefetch(
             "events",
@@ -223,6 +224,7 @@ def _render_detail(request, case: Grievance, *, bound: ActForm | None = None, st
         "deliveries": notifications.case_deliveries(case),
         "photos": list(case.attachments.all()),
         "events": events,
+        "rating_summary": summary_of(case.ratings.all()),
         "whistles": list(case.whistles.all()) if hasattr(case, "whistles") else [],
         "durations": _duration_rows(case),
         "max_photos": MAX_PER_CASE,
@@ -238,7 +240,7 @@ def case_detail(request, pk: int):
     if selectors.reporter_only(request.user, case):
         # A resident with an account follows their case as tracking shows it: the public
         # timeline and the outcome, and the acts a reporter has (rate, urge, withdraw).
-        views_intake.prove(request, case)
+        views_track.prove(request, case)
         return redirect("track")
     return _render_detail(request, case)
 
@@ -344,7 +346,7 @@ def case_act(request, pk: int, name: str):
     if selectors.reporter_only(user, case):
         # The case page's forms are the staff's: a bad form would answer with the whole page.
         # A reporter's acts (rate, urge, withdraw) are on the tracking page.
-        views_intake.prove(request, case)
+        views_track.prove(request, case)
         return redirect("track")
     try:
         services.check_act(name, case, user)

@@ -1,84 +1,49 @@
-"""Intake and tracking in the browser: /report/, /report/done/ and /track/.
+"""Intake in the browser: /report/ and /report/done/ (tracking: grievances/views_track.py).
 
 Phone first. Plain form POSTs (multipart for the photos) so that everything works without
 JavaScript; static/js/report.js adds the map pin, the located grid, the category filter,
 more complainant rows and a draft kept on the phone. The writes go through
-grievances.services (the same intake as the API: grievances.intake.submit_report), the reads of a
-tracked case through grievances.selectors.
+grievances.services (the same intake as the API: grievances.intake.submit_report).
 
-Residents: no login. /report/ is rate-limited per IP like the public API; /track/ proves a
-case with its code and the last 4 digits of the reporter's phone, limited per code like the
-API's TrackingThrottle, and keeps the proven case in the session so the resident need not
-retype it after an act.
+Residents: no login. /report/ is rate-limited per IP like the public API; a resident who sent
+a report has proven it (views_track.prove): /track/ shows it without retyping.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.conf import settings
-from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from grids import limits
 from grids.locate import locate
 from grids.models import Role
 from grids.views import GRID_ROLES, request_roles
-from grievances import attachments, selectors, services
+from grievances import services
 from grievances.forms import (
     ComplainantFormSet,
-    RateForm,
     ReportForm,
-    TrackForm,
-    TrackNoteForm,
-    category_label,
     region_label,
     search_places,
 )
-from grievances.models import Attachment, Grievance, Source, State, normalize_tracking_code
+from grievances.models import Grievance, Source, State
 from grievances.privacy import mask_sent_to
+from grievances.views_track import prove
 
 INTAKE_ROLES = GRID_ROLES | {Role.CENTRE_STAFF, Role.LEADER, "superuser"}
 
 # Session keys.
 DONE_KEY = "intake_done"  # what /report/done/ shows: the code stays out of the URL
-TRACK_KEY = "track_case"  # the case proven on /track/ (its id)
-
-# The public steps of a case, for the progress bar on the tracking page.
-PROGRESS = [
-    State.SUBMITTED,
-    State.ACCEPTED,
-    State.DISPATCHED,
-    State.IN_PROGRESS,
-    State.HANDLED,
-    State.CLOSED,
-]
 
 
 # --- Limits ------------------------------------------------------------------------------------
 
 
-def _rate(scope: str) -> tuple[int, int] | None:
-    """(requests, seconds) of a throttle scope of the API, read now (tests change it)."""
-    rate = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get(scope)
-    if not rate:
-        return None
-    count, period = rate.split("/")
-    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period.strip()[0]]
-    return int(count), seconds
-
-
 def over_limit(scope: str, ident: str) -> bool:
     """Count one attempt of `ident` at `scope`; True once the scope's rate is exceeded. The
     counter is the API's throttle's (grids.limits): one allowance for the page and the API."""
-    rate = _rate(scope)
-    if rate is None:
-        return False
-    limit, seconds = rate
-    return limits.over_limit(f"{scope}:{ident}", limit, seconds)
+    return limits.over_scope_limit(scope, ident)
 
 
 def _client_ip(request) -> str:
@@ -307,11 +272,6 @@ def _error_field(form, exc: services.CaseError) -> str | None:
     return field if field in form.fields else None
 
 
-def track_short(request, code: str):
-    """/t/<code>: the short link of a message; the tracking form with the code filled in."""
-    return redirect(f"{reverse('track')}?{urlencode({'code': code})}")
-
-
 def report_done(request):
     done = request.session.get(DONE_KEY)
     if not done:
@@ -328,194 +288,3 @@ def report_done(request):
             "js_strings": _js_strings(),
         },
     )
-
-
-# --- /track/ -----------------------------------------------------------------------------------
-
-
-def prove(request, case: Grievance) -> None:
-    """Remember in the session that this visitor proved `case` (code + phone, or sent it):
-    the tracking page shows it, and the photo view shows its public photos."""
-    request.session[TRACK_KEY] = case.pk
-    attachments.remember_tracked(request, case)
-
-
-def _forget(request) -> None:
-    """The "track another case" link: the phone may be shared, so the case stops showing."""
-    pk = request.session.pop(TRACK_KEY, None)
-    tracked = attachments.tracked_case_ids(request)
-    if pk is not None and pk in tracked:
-        request.session[attachments.TRACKED_SESSION_KEY] = [i for i in tracked if i != pk]
-
-
-def _tracked_case(request) -> Grievance | None:
-    pk = request.session.get(TRACK_KEY)
-    if not pk:
-        return None
-    case = Grievance.objects.select_related("category", "rating").filter(pk=pk).first()
-    if case is None:
-        request.session.pop(TRACK_KEY, None)
-    return case
-
-
-def _case_context(request, case: Grievance, **forms) -> dict:
-    view = selectors.public_view(case)
-    photos = list(
-        Attachment.objects.filter(grievance=case, public=True)
-        .only("id", "event_id", "original_name", "grievance_id")
-        .order_by("created_at", "id")
-    )
-    timeline = view["timeline"]
-    shown = {e.pk for e in timeline}
-    by_event: dict[int, list[Attachment]] = {}
-    loose = []
-    for photo in photos:
-        if photo.event_id in shown:
-            by_event.setdefault(photo.event_id, []).append(photo)
-        else:
-            loose.append(photo)
-    entries = [
-        {"event": e, "label": selectors.event_label(e), "photos": by_event.get(e.pk, [])}
-        for e in reversed(timeline)
-    ]
-    step = PROGRESS.index(case.state) if case.state in PROGRESS else None
-    progress = [
-        {"state": s, "label": State(s).label, "done": step is not None and i <= step}
-        for i, s in enumerate(PROGRESS)
-    ]
-    return {
-        "case": case,
-        "view": view,
-        "category_name": category_label(case.category),
-        "entries": entries,
-        "loose_photos": loose,
-        "progress": progress,
-        "state_hint": RATED_HINT
-        if case.state == State.CLOSED and view["rating"]
-        else STATE_HINTS.get(case.state, ""),
-        "show_deadline": case.state in (State.DISPATCHED, State.IN_PROGRESS)
-        and case.handle_due_at is not None,
-        "rate_form": forms.get("rate_form")
-        or RateForm(
-            initial={
-                "score": view["rating"].score if view["rating"] else None,
-                "resolved": ("yes" if view["rating"].resolved else "no")
-                if view["rating"]
-                else None,
-                "comment": view["rating"].comment if view["rating"] else "",
-            }
-        ),
-        "withdraw_form": forms.get("withdraw_form") or TrackNoteForm(prefix="withdraw"),
-        "urge_form": forms.get("urge_form") or TrackNoteForm(prefix="urge"),
-        "open_act": forms.get("open_act", ""),
-    }
-
-
-# What each state means for the resident, one line under the state on the tracking page.
-STATE_HINTS = {
-    State.SUBMITTED: gettext_lazy("The governance centre will review your report soon."),
-    State.ACCEPTED: gettext_lazy("The centre accepted your report and is assigning it."),
-    State.DISPATCHED: gettext_lazy("Sent to those who will handle it, with a deadline."),
-    State.MEDIATING: gettext_lazy("A mediator is working on this dispute."),
-    State.IN_PROGRESS: gettext_lazy("The handler has taken the case and is working on it."),
-    State.HANDLED: gettext_lazy("Handled. The centre is checking the result."),
-    State.CLOSED: gettext_lazy("Closed. Please tell us how satisfied you are."),
-    State.REJECTED: gettext_lazy("The centre did not accept this report."),
-    State.WITHDRAWN: gettext_lazy("This report was withdrawn."),
-}
-RATED_HINT = gettext_lazy("Closed. Thank you for your rating.")
-
-
-def _render_track(request, form, *, status: int = 200, limited: bool = False):
-    return render(
-        request,
-        "grievances/track.html",
-        {"form": form, "limited": limited},
-        status=status,
-    )
-
-
-def _render_case(request, case, *, status: int = 200, **forms):
-    return render(
-        request, "grievances/track_case.html", _case_context(request, case, **forms), status=status
-    )
-
-
-def track(request):
-    if "another" in request.GET:
-        _forget(request)
-        return redirect("track")
-
-    if request.method == "POST":
-        act = request.POST.get("act", "lookup")
-        if act == "lookup":
-            return _lookup(request)
-        case = _tracked_case(request)
-        if case is None:
-            messages.error(request, _("Look up your case with its code first."))
-            return redirect("track")
-        return _track_act(request, case, act)
-
-    case = _tracked_case(request)
-    wanted = request.GET.get("code", "")
-    if case is not None and (not wanted or _same_code(wanted, case)):
-        return _render_case(request, case)
-    return _render_track(request, TrackForm(initial={"code": wanted[:20]} if wanted else None))
-
-
-def _same_code(raw: str, case: Grievance) -> bool:
-    return normalize_tracking_code(raw) == case.tracking_code
-
-
-def _lookup(request):
-    form = TrackForm(request.POST)
-    if not form.is_valid():
-        return _render_track(request, form)
-    code = form.cleaned_data["code"]
-    if over_limit("tracking", code):
-        return _render_track(request, form, status=429, limited=True)
-    case = selectors.find_tracked(code, form.cleaned_data["last4"])
-    if case is None:
-        # A wrong code and a wrong phone give the same answer.
-        form.add_error(None, _("No case matches this code and phone number."))
-        return _render_track(request, form)
-    prove(request, case)
-    return redirect("track")
-
-
-def _track_act(request, case: Grievance, act: str):
-    # Acts count against the code's limit too: urging cannot be used to flood a case.
-    if over_limit("tracking", case.tracking_code):
-        messages.error(request, _("Too many attempts for this case. Please try again later."))
-        return _render_case(request, case, status=429)
-    try:
-        if act == "rate":
-            rate_form = RateForm(request.POST)
-            if not rate_form.is_valid():
-                return _render_case(request, case, rate_form=rate_form, open_act="rate")
-            d = rate_form.cleaned_data
-            services.grievance_rate(
-                case,
-                None,
-                score=d["score"],
-                resolved=d["resolved"],
-                comment=d["comment"].strip(),
-                via_tracking=True,
-            )
-            messages.success(request, _("Thank you for rating the result."))
-        elif act in ("withdraw", "urge"):
-            note_form = TrackNoteForm(request.POST, prefix=act)
-            if not note_form.is_valid():
-                return _render_case(request, case, **{f"{act}_form": note_form, "open_act": act})
-            note = note_form.cleaned_data["note"]
-            if act == "withdraw":
-                services.grievance_withdraw(case, None, reason=note, via_tracking=True)
-                messages.success(request, _("Your report is withdrawn."))
-            else:
-                services.grievance_urge(case, None, note=note, via_tracking=True)
-                messages.success(request, _("We have urged those handling your case."))
-        else:
-            messages.error(request, _("Unknown action."))
-    except services.CaseError as exc:
-        messages.error(request, exc.message)
-    return redirect("track")

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('grids', '0004_login_lockout'),
-        ('grievances', '0007_evaluation_moves_out'),
+        ('grievances', '0008_rating_per_complainant'),
     ]
 
     operations = [

@@ -93,12 +93,12 @@ def test_a_database_outage_answers_503_in_json_on_the_api(tree):
 
 @pytest.mark.django_db
 def test_other_server_errors_stay_500(monkeypatch):
-    import grievances.views_intake as views_intake
+    import grievances.views_track as views_track
 
     def broken(request):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(views_intake, "_render_track", lambda *a, **k: broken(None))
+    monkeypatch.setattr(views_track, "_render_track", lambda *a, **k: broken(None))
     r = Client(raise_request_exception=False).get("/track/", **EN)
     assert r.status_code == 500
     assert "Retry-After" not in r
@@ -107,14 +107,14 @@ def test_other_server_errors_stay_500(monkeypatch):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
 def test_a_connection_lost_mid_request_answers_503(monkeypatch, people):
-    import grievances.views_intake as views_intake
+    import grievances.views_track as views_track
 
     def server_goes_away(*args, **kwargs):
         # The server ends this very connection, as a restart or a failover does.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
 
-    monkeypatch.setattr(views_intake, "_render_track", server_goes_away)
+    monkeypatch.setattr(views_track, "_render_track", server_goes_away)
     client = _signed_in(people.centre_staff)
     r = client.get("/track/", **EN)
     assert r.status_code == 503
@@ -155,12 +155,12 @@ def request_log():
 def test_a_database_error_on_a_working_connection_is_a_500_with_its_traceback(
     monkeypatch, people, error
 ):
-    import grievances.views_intake as views_intake
+    import grievances.views_track as views_track
 
     def broken(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(views_intake, "_render_track", broken)
+    monkeypatch.setattr(views_track, "_render_track", broken)
     client = _signed_in(people.centre_staff)
     with request_log() as log:
         r = client.get("/track/", **EN)

@@ -654,14 +654,19 @@ def test_withdraw(case):
     assert 'value="withdraw"' not in html and 'value="urge"' not in html
 
 
-def test_urge(case):
+def test_urge(case, people):
     client = client_for()
     lookup(client, case.display_code)
+    # Not before the centre has accepted the report: said so, nothing counted.
+    r = client.post("/track/", {"act": "urge", "urge-note": "水一直在漏"}, follow=True, **EN)
+    assert "once the governance centre has accepted it" in text(r)
+    assert Grievance.objects.get(pk=case.pk).urge_count == 0
+    advance(case, State.ACCEPTED, people)
     r = client.post("/track/", {"act": "urge", "urge-note": "水一直在漏"})
     assert r.status_code == 302
     case.refresh_from_db()
     assert case.urge_count == 1
-    assert case.state == State.SUBMITTED
+    assert case.state == State.ACCEPTED
     html = text(client.get("/track/"))
     assert "水一直在漏" in html
 

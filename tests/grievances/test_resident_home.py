@@ -193,22 +193,28 @@ def test_the_visit_keeps_its_start_while_it_lasts(resident):
 def test_results_waiting_for_a_rating(client, tree, people, resident):
     to_rate = advance(report(resident, "楼道灯不亮"), State.CLOSED, people)
     rated = advance(report(resident, "小区门口积水"), State.CLOSED, people)
-    Rating.objects.create(grievance=rated, score=5, resolved=True)
+    Rating.objects.create(
+        grievance=rated,
+        complainant=rated.complainants.get(is_reporter=True),
+        score=5,
+        resolved=True,
+    )
     long_ago = advance(report(resident, "去年的反映"), State.CLOSED, people)
     Grievance.objects.filter(pk=long_ago.pk).update(closed_at=long_ago.closed_at - timedelta(31))
-    # Named on a case as a second complainant: today the reporter rates it, not them.
+    # Named on a case as a second complainant: each complainant rates for themselves.
     joined = named_on(advance(new_case(people.grid_worker), State.CLOSED, people), resident)
     # Named on the first complainant (the one who tracks the case): theirs to rate.
     tracked = advance(new_case(people.grid_worker, title="路灯不亮"), State.CLOSED, people)
     tracked.complainants.filter(is_reporter=True).update(user=resident)
     others = advance(report(UserFactory(), "别人的反映"), State.CLOSED, people)
 
-    assert list(selectors.awaiting_rating(resident)) == [tracked, to_rate]
+    assert list(selectors.awaiting_rating(resident)) == [tracked, joined, to_rate]
     html = home(client, resident)
     waiting = section(html, "resident-waiting")
     assert f'href="/cases/{to_rate.pk}/#rate"' in waiting
     assert f'href="/track/?code={tracked.display_code}#rate"' in waiting
-    for case in (rated, long_ago, joined, others):
+    assert f'href="/track/?code={joined.display_code}#rate"' in waiting
+    for case in (rated, long_ago, others):
         assert case.display_code not in waiting
     assert "评价办理结果" in waiting or "Rate the result" in home(client, resident, **EN)
 
