@@ -158,6 +158,12 @@ def opt_out(address: str, source: str) -> bool:
     return created
 
 
+def opt_in(address: str) -> bool:
+    """Messages to this address again (from the next one on); True if it had said no."""
+    deleted, _ = OptOut.objects.filter(address=normalized(address)).delete()
+    return bool(deleted)
+
+
 def _spellings(address: str, key: str) -> list[str]:
     return sorted({address.strip(), key, f"+86{key}"})
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from grids import limits
-from grievances import attachments, selectors, services
+from grievances import attachments, notifications, selectors, services
 from grievances.forms import RateForm, TrackForm, TrackNoteForm, category_label
 from grievances.models import (
     Attachment,
@@ -29,6 +29,7 @@ from grievances.models import (
     State,
     normalize_tracking_code,
 )
+from grievances.privacy import mask_sent_to
 
 # Session keys.
 TRACK_KEY = "track_case"  # the case proven on /track/ (its id)
@@ -161,6 +162,20 @@ def _case_context(request, case: Grievance, **forms) -> dict:
         "withdraw_form": forms.get("withdraw_form") or TrackNoteForm(prefix="withdraw"),
         "urge_form": forms.get("urge_form") or TrackNoteForm(prefix="urge"),
         "open_act": forms.get("open_act", ""),
+        **_messages_context(request, case),
+    }
+
+
+def _messages_context(request, case: Grievance) -> dict:
+    """Whether the text messages of the complainant who proved the case still go out."""
+    person = _acting_person(request, case)
+    if person is None or not person.phone:
+        return {}
+    hours = notifications.quiet_hours()
+    return {
+        "sms_phone": mask_sent_to(person.phone),
+        "messages_stopped": bool(notifications.opted_out([person.phone])),
+        "sms_hours": (f"{hours[1]:%H:%M}", f"{hours[0]:%H:%M}") if hours else None,
     }
 
 
@@ -303,6 +318,16 @@ def _track_act(request, case: Grievance, act: str):
                 via_tracking=True,
             )
             messages.success(request, _("Thank you for rating the result."))
+        elif act in ("messages_stop", "messages_resume"):
+            person = _acting_person(request, case)
+            if person is None or not person.phone:
+                raise services.NotAllowed(_("Look up your case with its code first."))
+            if act == "messages_stop":
+                notifications.opt_out(person.phone, "link")
+                messages.success(request, _("No more text messages will be sent to you."))
+            else:
+                notifications.opt_in(person.phone)
+                messages.success(request, _("You will get text messages again."))
         elif act in ("withdraw", "urge"):
             note_form = TrackNoteForm(request.POST, prefix=act)
             if not note_form.is_valid():

@@ -4,10 +4,14 @@ taps the stars and sends; the rating is theirs."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from grievances import ratings, services
+from grievances import services, sms
 from grievances.models import Category, Rating, Source, State
+from grievances.relay import relay_batch
+from grievances.tasks import deliver_notifications
 from tests.browser_support import PHONE
 from tests.grievances.conftest import POINT_A1, advance
 
@@ -31,9 +35,16 @@ def test_a_complainant_rates_from_the_link_on_a_phone(
             services.ComplainantData(name="次仁", phone="13900006789"),
         ],
     )
+    settings.SMS_BACKEND = "grievances.sms.LocmemBackend"
+    sms.outbox.clear()
     case = advance(case, State.CLOSED, people)
     neighbour = case.complainants.get(name="次仁")
-    url = ratings.issue_rating_link(neighbour)
+    # The closing message, as the worker sends it: the link is taken from its text.
+    relay_batch()
+    deliver_notifications()
+    closing = [m.text for m in sms.outbox if m.phone == neighbour.phone and "/r/" in m.text]
+    assert len(closing) == 1 and "已办结" in closing[0]
+    url = re.search(r"https?://\S+/r/[0-9A-Za-z]{10}", closing[0]).group(0)
     assert url.startswith(f"{live_server.url}/r/")
 
     context = chromium.new_context(

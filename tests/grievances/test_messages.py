@@ -240,3 +240,31 @@ def test_each_text_fits_its_budget(message):
     en = messages.sms_text(message, LONGEST, "en", LINK)
     assert len(en) <= messages.TWO_SEGMENTS, (message, len(en), en)
     assert en != zh and LINK in en and en.startswith(messages.signature())
+
+
+def test_the_tracking_page_the_message_links_to_stops_and_resumes_the_messages(tree, people):
+    case = submit()
+    flush()
+    phone = Client()
+    # The message's link: the tracking form, the code filled in; the digits prove the person.
+    form = phone.get(f"/t/{case.tracking_code}/", follow=True)
+    assert case.display_code in form.content.decode() or case.tracking_code in form.content.decode()
+    r = phone.post("/track/", {"code": case.tracking_code, "last4": PHONES[1][-4:]}, follow=True)
+    html = r.content.decode()
+    assert "不再接收短信" in html and "139****2222" in html
+    phone.post("/track/", {"act": "messages_stop"})
+    assert OptOut.objects.filter(address=PHONES[1], source="link").exists()
+    sms.outbox.clear()
+    case = services.grievance_accept(case, people.centre_staff)
+    flush()
+    assert texts(PHONES[1]) == [] and len(texts(PHONES[0])) == 1
+    assert "恢复短信通知" in phone.get("/track/").content.decode()
+    phone.post("/track/", {"act": "messages_resume"})
+    assert not OptOut.objects.exists()
+    services.grievance_dispatch(case, people.centre_staff, to_region=tree.grid_a1)
+    flush()
+    assert len(texts(PHONES[1])) == 1
+    # Without a proven case there is nothing to stop.
+    stranger = Client()
+    stranger.post("/track/", {"act": "messages_stop"})
+    assert not OptOut.objects.exists()
