@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "axes",
     "grids",
     "grievances",
+    "notifications",
     "dispatch",
     "mediation",
     "evaluation",
@@ -115,7 +116,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "grids.context_processors.shell",
-                "grievances.notifications.unread_count",
+                "notifications.services.unread_count",
             ],
         },
     }
@@ -230,7 +231,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sla-sweep": {"task": "dispatch.tasks.sweep_sla", "schedule": SWEEP_SECONDS},
     # Email and SMS deliveries, with retries; puts back deliveries stuck in "sending".
     "deliver-notifications": {
-        "task": "grievances.tasks.deliver_notifications",
+        "task": "notifications.tasks.deliver_notifications",
         "schedule": SWEEP_SECONDS,
     },
 }

@@ -1,5 +1,5 @@
 """Django admin: departments (职能部门) and their members, routing rules, whistles and their
-assignments, notifications and their deliveries."""
+assignments."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from dispatch.models import Assignment, Department, DepartmentMembership, Routin
 from dispatch.services import rule_conflicts
 from grids import admin as grids_admin
 from grids.models import User
-from grievances.models import Delivery, Notification
 
 
 class DepartmentMembershipInline(admin.TabularInline):
@@ -160,25 +159,3 @@ class AssignmentAdmin(ReadOnlyAdmin):
     @admin.display(description=_("case"), ordering="whistle__grievance")
     def case(self, obj):
         return obj.whistle.grievance
-
-
-class DeliveryInline(admin.TabularInline):
-    model = Delivery
-    extra = 0
-    can_delete = False
-    fields = ["channel", "address", "status", "attempts", "last_error", "sent_at"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "recipient", "complainant", "kind", "created_at", "read_at"]
-    list_filter = ["kind", ("read_at", admin.EmptyFieldListFilter)]
-    list_select_related = ["recipient"]
-    search_fields = ["message", "title", "recipient__username", "grievance__tracking_code"]
-    date_hierarchy = "created_at"
-    raw_id_fields = ["recipient", "complainant", "grievance", "event"]
-    inlines = [DeliveryInline]

@@ -2,7 +2,7 @@
 
 The relay hands the events of an action that concerns staff to `notify_events`, a chunk's
 at once, in the relay's transaction: it chooses the recipients (departments, centres,
-handlers: what dispatch knows) and writes their notices through grievances.notifications,
+handlers: what dispatch knows) and writes their notices through notifications.services,
 the one service that stores and sends every notification (a message id with parameters,
 rendered in the reader's language; one row per reader and event, so an event relayed twice
 tells each person once).
@@ -17,7 +17,7 @@ Who hears of what (never the person who did it):
 - escalate: the staff of the centre that owns the case now;
 - redo: the handler; extend: the centre when asked, the handler when decided;
 - verify, reject: the reporter, when they reported with an account (complainants hear of
-  these, and of every other public milestone, from grievances.notifications too).
+  these, and of every other public milestone, from notifications.complainants).
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from django.urls import NoReverseMatch, reverse
 
 from dispatch.models import Assignment, DepartmentMembership, Whistle
 from grids.models import Membership, Region, Role, User
-from grievances import notifications as case_notifications
-from grievances.models import CaseEvent, Delivery, Grievance
+from grievances.models import CaseEvent, Grievance
 from grievances.relay import on_event
+from notifications import services as case_notifications
+from notifications.models import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def recipients(event: CaseEvent) -> set[int]:
 
 
 def message_of(event: CaseEvent) -> str:
-    """The staff message id of an event (grievances/messages.py)."""
+    """The staff message id of an event (notifications/messages.py)."""
     if event.action == "extend":
         decision = (event.data or {}).get("decision")
         if decision == "requested":

@@ -8,6 +8,5 @@ urlpatterns = [
     path("console/", views.console, name="console"),
     path("console/dispatch/", views.console_bulk_dispatch, name="console-bulk-dispatch"),
     path("inbox/", views.inbox, name="inbox"),
-    path("notifications/", views.notifications, name="notifications"),
     path("inbox/<int:pk>/<str:act>/", views.inbox_act, name="inbox-act"),
 ]

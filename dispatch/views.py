@@ -28,7 +28,6 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from dispatch import selectors, services
-from dispatch.api_notifications import MAX_MARK_READ
 from dispatch.forms import INBOX_FORMS, AssignmentActForm, ConsoleFilter
 from dispatch.models import Assignment
 from grids.api_input import db_ids
@@ -356,34 +355,3 @@ def inbox_act(request, pk: int, act: str):
     case = assignment.whistle.grievance
     messages.success(request, str(DONE_MESSAGES[act]) % {"case": case.display_code})
     return redirect("inbox")
-
-
-# --- Notifications (the header bell) --------------------------------------------------------------
-
-
-@login_required
-def notifications(request):
-    """The user's own notices, newest first; opening the page or one notice marks it read."""
-    from grievances.models import Notification
-    from grievances.notifications import mark_read
-
-    if request.method == "POST":
-        posted = request.POST.getlist("ids")
-        if len(posted) > MAX_MARK_READ:
-            messages.error(request, _("Mark at most %(n)s notices at once.") % {"n": MAX_MARK_READ})
-            return redirect("notifications")
-        ids = db_ids(posted)
-        if request.POST.get("all"):
-            mark_read(request.user, everything=True)
-        elif ids:
-            mark_read(request.user, ids=ids)
-        target = request.POST.get("next") or ""
-        if target.startswith("/") and not target.startswith("//"):
-            return redirect(target)
-        return redirect("notifications")
-    items = list(
-        Notification.objects.filter(recipient=request.user)
-        .select_related("grievance")
-        .order_by("-created_at", "-id")[:50]
-    )
-    return render(request, "dispatch/notifications.html", {"items": items})

@@ -13,7 +13,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
@@ -36,7 +35,7 @@ from grids.api import RegionRefSerializer
 from grids.api_input import CursorPages, IdField
 from grids.limits import WindowThrottle
 from grids.models import Region
-from grievances import intake, notifications, selectors, services
+from grievances import intake, selectors, services
 from grievances import ratings as ratings_module
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
 from grievances.etags import CaseVersionMixin
@@ -1336,39 +1335,3 @@ class TrackUrgeView(_TrackBase):
                 case, None, note=d["note"], via_tracking=True
             ),
         )
-
-
-# --- The SMS gateway's inbound hook -------------------------------------------------------------
-
-
-class SmsInboundInput(serializers.Serializer):
-    phone = serializers.CharField(max_length=30)
-    text = serializers.CharField(max_length=500, allow_blank=True)
-
-
-class SmsInboundResult(serializers.Serializer):
-    opted_out = serializers.BooleanField()
-
-
-class SmsInboundView(APIView):
-    """A reply to one of the platform's text messages, posted by the SMS gateway: "TD" (or
-    退订, STOP) stops messages about cases to that number. The gateway authenticates with
-    settings.SMS_INBOUND_TOKEN, in the `X-Inbound-Token` header or a `token` parameter."""
-
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
-    throttle_classes: list = []  # the gateway's own replies; the token guards the door
-
-    @extend_schema(
-        request=SmsInboundInput,
-        responses={200: SmsInboundResult, 403: OpenApiResponse(description="Wrong token")},
-    )
-    def post(self, request):
-        expected = getattr(settings, "SMS_INBOUND_TOKEN", "")
-        given = request.headers.get("X-Inbound-Token") or request.query_params.get("token", "")
-        if not expected or not constant_time_compare(given, expected):
-            return Response({"detail": _("Wrong token.")}, status=status.HTTP_403_FORBIDDEN)
-        serializer = SmsInboundInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        return Response({"opted_out": notifications.inbound_sms(data["phone"], data["text"])})

@@ -11,8 +11,7 @@ class GrievancesConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        # Demo cases, the grid worker's home, the complainants' messages (relay handlers).
-        from grievances import demo, home, notifications  # noqa: F401
+        from grievances import demo, home  # noqa: F401  demo cases; the grid worker's home
 
         post_migrate.connect(_seed, sender=self, dispatch_uid="grievances-seed-categories")
 

@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from shapely.geometry import shape
@@ -35,10 +35,8 @@ from grievances.models import (
     CaseEvent,
     Category,
     Complexity,
-    Delivery,
     Grievance,
     HandlingLevel,
-    Notification,
     Source,
     Urgency,
 )
@@ -698,9 +696,9 @@ def load_cases() -> dict[str, int]:
 
 @demo_step(90)
 def finish_demo() -> dict[str, int]:
-    """Relay the new cases' events (routing, notifications, return visits), date the
-    notifications, then hand the new cases to the apps above (`after_relay`: dispatch
-    restarts its clocks, evaluation brings the figures up to date)."""
+    """Relay the new cases' events (routing, notifications, return visits), then hand the
+    new cases to the apps above (`after_relay`: notifications dates its notices, evaluation
+    brings the figures up to date)."""
     if not _told:
         return {}
     new = sorted(set(_told))
@@ -708,27 +706,6 @@ def finish_demo() -> dict[str, int]:
     for _round in range(100):
         if not relay_batch():
             break
-    _date_notifications(new)
     for hook in after_relay:
         hook(new)
     return {}
-
-
-def _date_notifications(case_ids: list[int]) -> None:
-    """A notice is dated by its event (the relay wrote them all just now); the complainants'
-    messages of the demo's past count as sent then (no text message leaves while the demo
-    loads, and none should leave later for events of weeks ago)."""
-    Notification.objects.filter(grievance_id__in=case_ids).update(
-        created_at=Subquery(CaseEvent.objects.filter(pk=OuterRef("event_id")).values("created_at"))
-    )
-    Delivery.objects.filter(
-        notification__grievance_id__in=case_ids,
-        notification__complainant__isnull=False,
-        status=Delivery.Status.PENDING,
-    ).update(
-        status=Delivery.Status.SENT,
-        attempts=1,
-        sent_at=Subquery(
-            Notification.objects.filter(pk=OuterRef("notification_id")).values("created_at")
-        ),
-    )

@@ -22,12 +22,22 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from grievances.messages import signed
 from grievances.privacy import mask_sent_to
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKEND = "grievances.sms.ConsoleBackend"
+DEFAULT_SIGNATURE = "【枫桥】"
+
+
+def signature() -> str:
+    return getattr(settings, "SMS_SIGNATURE", DEFAULT_SIGNATURE)
+
+
+def signed(text: str) -> str:
+    """Every SMS the platform sends carries its signature, once, at the front."""
+    mark = signature()
+    return text if not mark or text.startswith(mark) else f"{mark}{text}"
 
 
 @dataclass

@@ -13,6 +13,7 @@ next to its field.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -29,7 +30,7 @@ from django.views.decorators.http import require_POST
 
 from grids.models import Region
 from grids.scoping import scope_regions, sees_everything
-from grievances import notifications, selectors, services, views_track
+from grievances import selectors, services, views_track
 from grievances.api import ACTS
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
 from grievances.etags import version_number
@@ -198,6 +199,16 @@ def _duration_rows(case: Grievance) -> list[dict]:
     ]
 
 
+# Cards a higher app adds to the case page: a template and a function (user, case,
+# show_personal) giving its context, with a fixed number of queries (notifications: what
+# went to the complainants). Filled from the apps' AppConfig.ready().
+case_cards: list[tuple[str, Callable]] = []
+
+
+def register_case_card(template: str, context: Callable) -> None:
+    case_cards.append((template, context))
+
+
 def _render_detail(request, case: Grievance, *, bound: ActForm | None = None, status: int = 200):
     user = request.user
     acts = []
@@ -214,14 +225,18 @@ def _render_detail(request, case: Grievance, *, bound: ActForm | None = None, st
             }
         )
     events = list(case.events.all())  # oldest first: the case's story in order
+    show_personal = selectors.may_see_personal_data(user, case)
     context = {
         "case": case,
         "path": list(case.region.get_ancestors()),
         "acts": acts,
         "open_act": bound.name if bound is not None else "",
-        "show_personal": selectors.may_see_personal_data(user, case),
+        "show_personal": show_personal,
         "complainants": list(case.complainants.all()),
-        "deliveries": notifications.case_deliveries(case),
+        "cards": [
+            {"template": template, **make(user, case, show_personal)}
+            for template, make in case_cards
+        ],
         "photos": list(case.attachments.all()),
         "events": events,
         "rating_summary": summary_of(case.ratings.all()),

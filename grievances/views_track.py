@@ -11,6 +11,7 @@ through grievances.services; an error a service raises comes back as a message o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -20,16 +21,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from grids import limits
-from grievances import attachments, notifications, selectors, services
+from grievances import attachments, selectors, services
 from grievances.forms import RateForm, TrackForm, TrackNoteForm, category_label
-from grievances.models import (
-    Attachment,
-    Complainant,
-    Grievance,
-    State,
-    normalize_tracking_code,
-)
-from grievances.privacy import mask_sent_to
+from grievances.models import Attachment, Complainant, Grievance, State, normalize_tracking_code
 
 # Session keys.
 TRACK_KEY = "track_case"  # the case proven on /track/ (its id)
@@ -162,21 +156,36 @@ def _case_context(request, case: Grievance, **forms) -> dict:
         "withdraw_form": forms.get("withdraw_form") or TrackNoteForm(prefix="withdraw"),
         "urge_form": forms.get("urge_form") or TrackNoteForm(prefix="urge"),
         "open_act": forms.get("open_act", ""),
-        **_messages_context(request, case),
+        "sections": _sections(request, case),
     }
 
 
-def _messages_context(request, case: Grievance) -> dict:
-    """Whether the text messages of the complainant who proved the case still go out."""
-    person = _acting_person(request, case)
-    if person is None or not person.phone:
-        return {}
-    hours = notifications.quiet_hours()
-    return {
-        "sms_phone": mask_sent_to(person.phone),
-        "messages_stopped": bool(notifications.opted_out([person.phone])),
-        "sms_hours": (f"{hours[1]:%H:%M}", f"{hours[0]:%H:%M}") if hours else None,
-    }
+# Sections a higher app adds to a complainant's tracking page (a template and a function
+# (case, person) giving its context, or None to show nothing), and the acts they answer
+# (name -> function (case, person) returning the message shown after it): notifications
+# lets the complainant stop its text messages. Filled from the apps' AppConfig.ready().
+track_sections: list[tuple[str, Callable]] = []
+track_acts: dict[str, Callable] = {}
+
+
+def register_track_section(template: str, context: Callable, acts: dict[str, Callable]) -> None:
+    track_sections.append((template, context))
+    track_acts.update(acts)
+
+
+def _sections(request, case: Grievance) -> list[dict]:
+    try:
+        person = _acting_person(request, case)
+    except services.NotAllowed:
+        return []  # moved on with a merge: the case they follow now has the sections
+    if person is None:
+        return []
+    found = []
+    for template, make in track_sections:
+        context = make(case, person)
+        if context is not None:
+            found.append({"template": template, **context})
+    return found
 
 
 def rate_form_for(rating) -> RateForm:
@@ -318,16 +327,11 @@ def _track_act(request, case: Grievance, act: str):
                 via_tracking=True,
             )
             messages.success(request, _("Thank you for rating the result."))
-        elif act in ("messages_stop", "messages_resume"):
+        elif act in track_acts:
             person = _acting_person(request, case)
-            if person is None or not person.phone:
+            if person is None:
                 raise services.NotAllowed(_("Look up your case with its code first."))
-            if act == "messages_stop":
-                notifications.opt_out(person.phone, "link")
-                messages.success(request, _("No more text messages will be sent to you."))
-            else:
-                notifications.opt_in(person.phone)
-                messages.success(request, _("You will get text messages again."))
+            messages.success(request, track_acts[act](case, person))
         elif act in ("withdraw", "urge"):
             note_form = TrackNoteForm(request.POST, prefix=act)
             if not note_form.is_valid():

@@ -15,8 +15,9 @@ from dispatch.models import Assignment, RoutingRule, Whistle
 from evaluation import figures
 from evaluation.models import CaseFigure
 from grids import demo
-from grievances.models import CaseEvent, Grievance, Notification, Rating, State
+from grievances.models import CaseEvent, Grievance, Rating, State
 from mediation.models import Agreement, CaseStatus, MediationCase, Mediator, MediatorRating
+from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,5 @@
-"""The apps' layers (README, "Layout"): grids < grievances < dispatch, mediation < evaluation.
+"""The apps' layers (README, "Layout"): grids < grievances < notifications < dispatch,
+mediation < evaluation.
 
 The import contracts live in pyproject.toml ([tool.importlinter]); this runs them, so that an
 import of a higher app by a lower one, or two modules that import each other (even through
@@ -14,7 +15,7 @@ import pytest
 from importlinter import cli
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["grids", "grievances", "dispatch", "mediation", "evaluation"]
+APPS = ["grids", "grievances", "notifications", "dispatch", "mediation", "evaluation"]
 
 
 def test_the_import_contracts_hold(capsys, monkeypatch):

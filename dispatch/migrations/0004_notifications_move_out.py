@@ -1,5 +1,5 @@
-# Notifications and their deliveries move to grievances, tables and rows where they are (see
-# grievances 0010_notifications_move_in).
+# Notifications and their deliveries move to the notifications app, tables and rows where
+# they are (see notifications 0001_initial).
 
 from django.db import migrations
 
@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # state only: the tables stay, grievances takes them over
+        # state only: the tables stay, notifications takes them over
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.RemoveField(

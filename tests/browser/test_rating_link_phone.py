@@ -11,7 +11,7 @@ import pytest
 from grievances import services, sms
 from grievances.models import Category, Rating, Source, State
 from grievances.relay import relay_batch
-from grievances.tasks import deliver_notifications
+from notifications.tasks import deliver_notifications
 from tests.browser_support import PHONE
 from tests.grievances.conftest import POINT_A1, advance
 

@@ -35,7 +35,8 @@ from evaluation.models import FigureState
 from grids.models import Role
 from grievances import sms
 from grievances.labels import shown as shown_label
-from grievances.models import CaseEvent, Category, Grievance, Notification, State
+from grievances.models import CaseEvent, Category, Grievance, State
+from notifications.models import Notification
 from tests.browser.tour import (
     Tour,
     acts_offered,

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from grids.models import Role
 from grievances import sms
-from grievances.models import CaseEvent, Grievance, Notification, State
+from grievances.models import CaseEvent, Grievance, State
 from mediation.models import (
     CaseStatus,
     ChosenBy,
@@ -46,6 +46,7 @@ from mediation.models import (
     OrgKind,
     Relation,
 )
+from notifications.models import Notification
 from tests.browser_support import DESKTOP, PHONE
 from tests.factories import UserFactory, make_member, region_with_box
 from tests.integration.conftest import wait_for

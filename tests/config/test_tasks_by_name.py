@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from evaluation.exports import RUN_TASK
-from grievances.notifications import DELIVERY_TASK
 from grievances.outbox import RELAY_TASK
+from notifications.services import DELIVERY_TASK
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """

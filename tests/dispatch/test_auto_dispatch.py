@@ -13,8 +13,9 @@ from dispatch import routing
 from dispatch.models import Assignment, RoutingRule, Whistle
 from dispatch.services import accept_and_whistle, propose
 from grievances import services
-from grievances.models import CaseEvent, Category, Delivery, Grievance, Notification
+from grievances.models import CaseEvent, Category, Grievance
 from grievances.relay import relay_batch
+from notifications.models import Delivery, Notification
 from tests.grievances.conftest import at, new_case
 
 pytestmark = pytest.mark.django_db

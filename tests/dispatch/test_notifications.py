@@ -18,11 +18,12 @@ from dispatch import notifications
 from dispatch.models import Assignment
 from dispatch.services import assignment_report_in, whistle_dispatch
 from grids.models import Role
-from grievances import notifications as case_notifications
 from grievances import services, sms
-from grievances.models import CaseEvent, Delivery, Grievance, Notification
+from grievances.models import CaseEvent, Grievance
 from grievances.relay import relay_batch
-from grievances.tasks import deliver_notifications
+from notifications import services as case_notifications
+from notifications.models import Delivery, Notification
+from notifications.tasks import deliver_notifications
 from tests.factories import make_member
 from tests.grievances.conftest import api_as, at, new_case
 
@@ -345,7 +346,7 @@ def test_a_backlog_is_sent_in_short_runs_one_at_a_time(tree, people, depts, monk
     the same worker waits for one short run at most; a second run meanwhile ends at once."""
     from django.core.cache import cache
 
-    from grievances import tasks
+    from notifications import tasks
 
     for _ in range(3):
         dispatched(people, depts)

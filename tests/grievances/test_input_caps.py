@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 
 from dispatch.models import Department
 from grievances.api import MAX_DEPARTMENTS, MAX_PARTIES
-from grievances.models import Complainant, Grievance, Notification, State
+from grievances.models import Complainant, Grievance, State
+from notifications.models import Notification
 from tests.grievances.conftest import advance, api_as, new_case, post_act
 
 pytestmark = pytest.mark.django_db

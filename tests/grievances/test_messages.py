@@ -12,18 +12,12 @@ import time_machine
 from django.test import Client
 from rest_framework.test import APIClient
 
-from grievances import messages, services, sms
-from grievances.models import (
-    CaseEvent,
-    Category,
-    Complainant,
-    Delivery,
-    Grievance,
-    Notification,
-    OptOut,
-)
+from grievances import services, sms
+from grievances.models import CaseEvent, Category, Complainant, Grievance
 from grievances.relay import relay_batch
-from grievances.tasks import deliver_notifications
+from notifications import messages
+from notifications.models import Delivery, Notification, OptOut
+from notifications.tasks import deliver_notifications
 from tests.grievances.conftest import POINT_A1
 
 pytestmark = pytest.mark.django_db
@@ -239,7 +233,7 @@ def test_each_text_fits_its_budget(message):
         assert len(messages.resident_text(message, LONGEST, "zh-hans")) <= messages.TEXT_BUDGET
     en = messages.sms_text(message, LONGEST, "en", LINK)
     assert len(en) <= messages.TWO_SEGMENTS, (message, len(en), en)
-    assert en != zh and LINK in en and en.startswith(messages.signature())
+    assert en != zh and LINK in en and en.startswith(sms.signature())
 
 
 def test_the_tracking_page_the_message_links_to_stops_and_resumes_the_messages(tree, people):

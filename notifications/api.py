@@ -1,19 +1,22 @@
-"""Notifications API: the caller's own notifications and marking them read."""
+"""Notifications API: the caller's own notifications and marking them read; the SMS
+gateway's inbound hook (a "TD" reply stops messages to that number)."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from grids.api_input import IdField, LimitOffsetPages
-from grievances import notifications
-from grievances.models import Notification
+from notifications import services as notifications
+from notifications.models import Notification
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -159,3 +162,39 @@ class MarkNotificationsReadView(APIView):
         return Response(
             {"marked": marked, "unread_count": notifications.unread_total(request.user)}
         )
+
+
+# --- The SMS gateway's inbound hook -------------------------------------------------------------
+
+
+class SmsInboundInput(serializers.Serializer):
+    phone = serializers.CharField(max_length=30)
+    text = serializers.CharField(max_length=500, allow_blank=True)
+
+
+class SmsInboundResult(serializers.Serializer):
+    opted_out = serializers.BooleanField()
+
+
+class SmsInboundView(APIView):
+    """A reply to one of the platform's text messages, posted by the SMS gateway: "TD" (or
+    退订, STOP) stops messages about cases to that number. The gateway authenticates with
+    settings.SMS_INBOUND_TOKEN, in the `X-Inbound-Token` header or a `token` parameter."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes: list = []  # the gateway's own replies; the token guards the door
+
+    @extend_schema(
+        request=SmsInboundInput,
+        responses={200: SmsInboundResult, 403: OpenApiResponse(description="Wrong token")},
+    )
+    def post(self, request):
+        expected = getattr(settings, "SMS_INBOUND_TOKEN", "")
+        given = request.headers.get("X-Inbound-Token") or request.query_params.get("token", "")
+        if not expected or not constant_time_compare(given, expected):
+            return Response({"detail": _("Wrong token.")}, status=status.HTTP_403_FORBIDDEN)
+        serializer = SmsInboundInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return Response({"opted_out": notifications.inbound_sms(data["phone"], data["text"])})

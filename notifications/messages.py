@@ -26,22 +26,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from grievances.labels import shown
+from grievances.sms import signed
 
-DEFAULT_SIGNATURE = "【枫桥】"
 ONE_SEGMENT = 70  # characters of one SMS in UCS-2 (any Chinese character)
 TWO_SEGMENTS = 134  # two concatenated segments (67 each)
 TEXT_BUDGET = 30
 LINK_BUDGET = 36
-
-
-def signature() -> str:
-    return getattr(settings, "SMS_SIGNATURE", DEFAULT_SIGNATURE)
-
-
-def signed(text: str) -> str:
-    """Every SMS the platform sends carries its signature, once, at the front."""
-    mark = signature()
-    return text if not mark or text.startswith(mark) else f"{mark}{text}"
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
-"""Notifications: one service for everyone who hears of a case, staff and complainants.
+"""The notification service: one for everyone who hears of a case, staff and complainants.
 
 The case's events are the outbox (grievances.relay). The relay hands an event to the
 handlers registered for its action, in the relay's transaction; a handler decides who hears
 of it and calls `write`, which stores one Notification per reader (a message id and its
-parameters, grievances/messages.py) and one Delivery per channel. Both are unique (the
+parameters, notifications/messages.py) and one Delivery per channel. Both are unique (the
 notification per reader and event, the delivery per notification and channel), so an
 event relayed twice still tells each person once. Deliveries are sent afterwards by the
-task grievances.tasks.deliver_notifications (one per relay chunk, and beat's every minute):
+task notifications.tasks.deliver_notifications (one per relay chunk, and beat's every minute):
 claimed in bulk (pending → sending, locked without waiting), sent, and recorded with one
 DeliveryAttempt per try; transient errors are retried later, with a growing delay.
 
@@ -14,7 +14,7 @@ Who hears of what:
 - staff: the apps above choose them for their own acts (dispatch: departments, centres,
   handlers; dispatch/notifications.py);
 - complainants (事事有回音): every complainant with a phone or an e-mail hears of each
-  public milestone of their case (`RESIDENT_ACTIONS`, handled here): registered (with the
+  public milestone of their case (notifications/complainants.py): registered (with the
   tracking code), accepted (with the handler's name once dispatched), not accepted (with
   the reason; a duplicate says where to follow), transferred (已转办), referred up (已上报),
   extended (with the new date), done (with a one-tap rating link) and handled again.
@@ -45,27 +45,17 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from grievances import messages, ratings, sms
-from grievances.models import (
-    CaseEvent,
-    Complainant,
-    Delivery,
-    DeliveryAttempt,
-    Grievance,
-    Kind,
-    Notification,
-    OptOut,
-    RejectReason,
-    Urgency,
-)
-from grievances.relay import in_relay, on_chunk_committed, on_event
+from grievances import ratings, sms
+from grievances.models import CaseEvent, Complainant, Grievance, Kind, Urgency
+from grievances.relay import in_relay, on_chunk_committed
+from notifications import messages
+from notifications.models import Delivery, DeliveryAttempt, Notification, OptOut
 
 log = logging.getLogger(__name__)
 
 SH = ZoneInfo("Asia/Shanghai")
-# The task that sends deliveries, by name: grievances.tasks sits above the services that
-# write notifications.
-DELIVERY_TASK = "grievances.tasks.deliver_notifications"
+# The task that sends deliveries, by name: notifications.tasks imports this module.
+DELIVERY_TASK = "notifications.tasks.deliver_notifications"
 DEFAULT_QUIET_HOURS = "21:00-08:00"
 
 
@@ -298,176 +288,6 @@ def _enqueue_delivery() -> None:
         log.warning("could not enqueue deliveries; the periodic run will send them", exc_info=True)
 
 
-# --- Complainants' milestones -----------------------------------------------------------------
-
-RESIDENT_ACTIONS = (
-    "submit",
-    "accept",
-    "reject",
-    "dispatch",
-    "escalate",
-    "extend",
-    "verify",
-    "redo",
-    "reopen",
-)
-
-
-def _handler_name(data: dict) -> str:
-    """Who handles the case after a dispatch: the lead department, or the grid or village
-    sent to handle it on the spot (both named in the dispatch event)."""
-    return data.get("lead") or data.get("to_region_name") or ""
-
-
-def _milestone(event: CaseEvent, case: Grievance, context: dict) -> tuple[str, dict] | None:
-    """The message a complainant gets for this event, or None. `context` holds what was
-    read for the whole batch (see `_context`)."""
-    data = event.data or {}
-    code = case.display_code
-    action = event.action
-    if action == "submit":
-        return "resident.registered", {"code": code}
-    if action == "accept":
-        handler = _handler_name(context["next_dispatch"].get(event.pk) or {})
-        if handler:
-            return "resident.accepted_handler", {"code": code, "handler": handler}
-        return "resident.accepted", {"code": code}
-    if action == "dispatch":
-        handler = _handler_name(data)
-        if not handler:
-            return None
-        if context["previous"].get(event.pk) in context["named"]:
-            return None  # the acceptance just before named the handler already
-        return "resident.transferred", {"code": code, "handler": handler}
-    if action == "reject":
-        if data.get("reason_code") == RejectReason.DUPLICATE:
-            return "resident.merged", {"code": code}
-        reason = case.reject_reason or str(RejectReason(data["reason_code"]).label)
-        return "resident.rejected", {"code": code, "reason": reason[:60]}
-    if action == "escalate":
-        return "resident.escalated", {"code": code, "centre": data.get("to_centre_name", "")}
-    if action == "extend":
-        if data.get("decision") in ("approved", "granted") and data.get("handle_due_at"):
-            return "resident.extended", {"code": code, "date": data["handle_due_at"]}
-        return None
-    if action == "verify":
-        return "resident.closed", {"code": code}
-    if action in ("redo", "reopen"):
-        return "resident.redo", {"code": code}
-    return None
-
-
-def _context(events: list[CaseEvent]) -> dict:
-    """What deciding the messages of these events needs, read for all of them at once:
-    for an acceptance, the dispatch that followed it (an automatic dispatch comes right
-    after); for a dispatch, the acceptance or dispatch before it, and which acceptances
-    named the handler (then the dispatch says nothing new)."""
-    context = {"next_dispatch": {}, "previous": {}, "named": set()}
-    accepts = [e for e in events if e.action == "accept"]
-    dispatches = [e for e in events if e.action == "dispatch"]
-    if accepts:
-        later = CaseEvent.objects.filter(
-            grievance_id__in={e.grievance_id for e in accepts},
-            action="dispatch",
-            pk__gt=min(e.pk for e in accepts),
-        ).values_list("pk", "grievance_id", "data")
-        for accept in accepts:
-            found = sorted(
-                (pk, data)
-                for pk, case_id, data in later
-                if case_id == accept.grievance_id and pk > accept.pk
-            )
-            if found:
-                context["next_dispatch"][accept.pk] = found[0][1]
-    if dispatches:
-        earlier = list(
-            CaseEvent.objects.filter(
-                grievance_id__in={e.grievance_id for e in dispatches},
-                action__in=["accept", "dispatch"],
-                pk__lt=max(e.pk for e in dispatches),
-            ).values_list("pk", "grievance_id", "action")
-        )
-        for dispatch in dispatches:
-            before = [
-                (pk, action)
-                for pk, case_id, action in earlier
-                if case_id == dispatch.grievance_id and pk < dispatch.pk
-            ]
-            if before and max(before)[1] == "accept":
-                context["previous"][dispatch.pk] = max(before)[0]
-        context["named"] = set(
-            Notification.objects.filter(
-                event_id__in=set(context["previous"].values()),
-                message="resident.accepted_handler",
-            ).values_list("event_id", flat=True)
-        )
-    return context
-
-
-def _complainants(events: list[CaseEvent]) -> dict[int, list[Complainant]]:
-    """Who brought each case's matter: its complainants, and for a duplicate's rejection,
-    those who moved to the original with it; by case id."""
-    case_ids = {e.grievance_id for e in events}
-    merged = {
-        e.grievance_id for e in events if e.action == "reject" and e.grievance.duplicate_of_id
-    }
-    people: dict[int, list[Complainant]] = {}
-    for person in Complainant.objects.filter(grievance_id__in=case_ids):
-        people.setdefault(person.grievance_id, []).append(person)
-    if merged:
-        for person in Complainant.objects.filter(merged_from_id__in=merged).exclude(
-            grievance_id__in=merged
-        ):
-            people.setdefault(person.merged_from_id, []).append(person)
-    return people
-
-
-@on_event(*RESIDENT_ACTIONS, batch=True)
-def tell_complainants(event_ids: list[int]) -> int:
-    """The relay's handler: every complainant with a phone or an e-mail hears of a public
-    milestone of their case, once. A relay chunk's events of one action at once, in a few
-    statements whatever their number."""
-    events = list(
-        CaseEvent.objects.filter(pk__in=event_ids)
-        .select_related("grievance__category")
-        .order_by("pk")
-    )
-    if not events:
-        return 0
-    context = _context(events)
-    people = _complainants(events)
-    notices = []
-    for event in events:
-        case = event.grievance
-        found = _milestone(event, case, context)
-        if found is None:
-            continue
-        message, params = found
-        at_any_hour = urgent_safety(case)
-        for person in people.get(case.pk, ()):
-            channels = tuple(
-                c
-                for c, address in (
-                    (Delivery.Channel.SMS, person.phone),
-                    (Delivery.Channel.EMAIL, getattr(person, "email", "")),
-                )
-                if address
-            )
-            if channels:
-                notices.append(
-                    Notice(
-                        event=event,
-                        message=message,
-                        params=params,
-                        complainant=person,
-                        channels=channels,
-                        kind=event.action,
-                        at_any_hour=at_any_hour,
-                    )
-                )
-    return write(notices)
-
-
 # --- Sending ----------------------------------------------------------------------------------
 
 
@@ -524,9 +344,7 @@ def _send(delivery: Delivery) -> None:
         send_mail(title, text, None, [delivery.address], fail_silently=False)
         return
     # The backend itself, not sms.send_sms, which swallows errors: retries need to see them.
-    sms.get_backend().send(
-        delivery.address, messages.signed(" ".join(p for p in (title, link) if p))
-    )
+    sms.get_backend().send(delivery.address, sms.signed(" ".join(p for p in (title, link) if p)))
 
 
 def claim(ids: Iterable[int] | None = None, limit: int = 100) -> list[Delivery]:

@@ -13,26 +13,26 @@ def forward(apps, schema_editor):
     name the delivery task where it is now."""
     ContentType = apps.get_model("contenttypes", "ContentType")
     taken = set(
-        ContentType.objects.filter(app_label="grievances", model__in=MOVED).values_list(
+        ContentType.objects.filter(app_label="notifications", model__in=MOVED).values_list(
             "model", flat=True
         )
     )
     ContentType.objects.filter(app_label="dispatch", model__in=MOVED).exclude(
         model__in=taken
-    ).update(app_label="grievances")
+    ).update(app_label="notifications")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     PeriodicTask.objects.filter(task="dispatch.tasks.deliver_notifications").update(
-        task="grievances.tasks.deliver_notifications"
+        task="notifications.tasks.deliver_notifications"
     )
 
 
 def backward(apps, schema_editor):
     ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="grievances", model__in=MOVED).update(
+    ContentType.objects.filter(app_label="notifications", model__in=MOVED).update(
         app_label="dispatch"
     )
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(task="grievances.tasks.deliver_notifications").update(
+    PeriodicTask.objects.filter(task="notifications.tasks.deliver_notifications").update(
         task="dispatch.tasks.deliver_notifications"
     )
 
@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
         ('django_celery_beat', '0001_initial'),
-        ('grievances', '0010_notifications_move_in'),
+        ('notifications', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -73,11 +73,6 @@ class Migration(migrations.Migration):
                 'verbose_name': 'opt-out',
                 'verbose_name_plural': 'opt-outs',
             },
-        ),
-        migrations.AddField(
-            model_name='complainant',
-            name='language',
-            field=models.CharField(blank=True, max_length=10, verbose_name='language'),
         ),
         migrations.AddField(
             model_name='notification',
@@ -120,7 +115,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='deliveryattempt',
             name='delivery',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tries', to='grievances.delivery'),
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tries', to='notifications.delivery'),
         ),
         migrations.RunPython(forward, backward, elidable=True),
     ]

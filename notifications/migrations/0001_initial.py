@@ -9,8 +9,10 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
+    initial = True
+
     dependencies = [
-        ('grievances', '0009_resident_home_seen'),
+        ('grievances', '0010_complainant_language'),
         ('dispatch', '0003_sla_marks_and_notifications'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -53,7 +55,7 @@ class Migration(migrations.Migration):
                         ('claimed_at', models.DateTimeField(blank=True, null=True, verbose_name='claimed')),
                         ('sent_at', models.DateTimeField(blank=True, null=True, verbose_name='sent')),
                         ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
-                        ('notification', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='grievances.notification')),
+                        ('notification', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='notifications.notification')),
                     ],
                     options={
                         'verbose_name': 'delivery',
