@@ -145,6 +145,9 @@ class Worker:
             DJANGO_SETTINGS_MODULE="config.settings",
             FENGQIAO_VAR_DIR=str(self.log_path.parent / "worker-var"),
             PYTHONUNBUFFERED="1",
+            # As in the test process (tests/conftest.py): tests run at any hour, and the
+            # complainants' messages must not wait for the morning.
+            NOTIFY_QUIET_HOURS="",
         )
         return env
 
