@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from grievances import selectors
+from grievances.api import NearbyThrottle
 from grievances.models import Grievance
 from tests.grievances.conftest import POINT_A1, POINT_B1, advance, new_case
 
@@ -146,32 +147,31 @@ def test_bad_input_is_a_400_naming_the_field(api, tree, params, field):
     assert field in response.json()
 
 
-def test_the_api_is_throttled_per_client(api, tree, settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-            "nearby": "2/hour",
-        },
-    }
-    from grievances.api import NearbyThrottle
+def test_the_api_is_throttled_per_client(api, tree, settings, monkeypatch):
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "nearby": "2/hour"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    # DRF's throttles read their rates once, at import.
+    monkeypatch.setattr(NearbyThrottle, "THROTTLE_RATES", rates, raising=False)
+    assert ask(api).status_code == 200
+    assert ask(api).status_code == 200
+    assert ask(api).status_code == 429
+    # The report page's list counts on the same allowance.
+    page = Client().get("/report/nearby/", {"lng": LNG, "lat": LAT, "category": "hazard.road"})
+    assert page.status_code == 429
+    # Another client has its own.
+    assert ask(Client(REMOTE_ADDR="10.0.0.9")).status_code == 200
 
-    NearbyThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    try:
-        assert ask(api).status_code == 200
-        assert ask(api).status_code == 200
-        assert ask(api).status_code == 429
-        # The report page's list counts on the same allowance.
-        assert (
-            Client()
-            .get("/report/nearby/", {"lng": LNG, "lat": LAT, "category": "hazard.road"})
-            .status_code
-            == 429
-        )
-        # Another client has its own.
-        assert ask(Client(REMOTE_ADDR="10.0.0.9")).status_code == 200
-    finally:
-        del NearbyThrottle.THROTTLE_RATES
+
+def test_the_schema_describes_a_bare_list(client, tree):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    operation = schema["paths"]["/api/v1/public/nearby/"]["get"]
+    assert {p["name"] for p in operation["parameters"]} == {"lng", "lat", "category"}
+    assert all(p["required"] for p in operation["parameters"])
+    body = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert body["type"] == "array"
+    item = schema["components"]["schemas"][body["items"]["$ref"].rsplit("/", 1)[1]]
+    assert set(item["properties"]) == {"category", "state", "distance_m", "created_at"}
+    assert operation["security"] == [{}] or "security" not in operation
 
 
 # --- The report page's list ---------------------------------------------------------------------
