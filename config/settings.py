@@ -424,6 +424,8 @@ REST_FRAMEWORK = {
         "tracking": env_str("THROTTLE_TRACKING", "60/hour"),
         # Opening /r/<token> rating links, per client address.
         "rating_link": env_str("THROTTLE_RATING_LINK", "60/hour"),
+        # Nearby open cases at a pin (API and the report page), per client address.
+        "nearby": env_str("THROTTLE_NEARBY", "120/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {

@@ -25,6 +25,11 @@ api_v1 = [
         grievances_api.PublicGrievanceCreateView.as_view(),
         name="public-grievance-create",
     ),
+    path(
+        "public/nearby/",
+        grievances_api.PublicNearbyView.as_view(),
+        name="public-nearby",
+    ),
     path("track/<str:code>/", grievances_api.TrackView.as_view(), name="track"),
     path("track/<str:code>/rate/", grievances_api.TrackRateView.as_view(), name="track-rate"),
     path(

@@ -31,7 +31,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from grids.api import RegionRefSerializer
+from grids.api import LocateQuerySerializer, RegionRefSerializer
 from grids.api_input import CursorPages, IdField
 from grids.limits import WindowThrottle
 from grids.models import Region
@@ -1160,6 +1160,72 @@ class PublicGrievanceCreateView(APIView):
         return Response(
             {"tracking_code": case.display_code, "title": case.title},
             status=status.HTTP_201_CREATED,
+        )
+
+
+class NearbyThrottle(WindowThrottle):
+    """Nearby lookups per client address, whoever asks (a pin dragged about asks often)."""
+
+    scope = "nearby"
+
+
+class NearbyQuerySerializer(LocateQuerySerializer):
+    category = serializers.CharField(max_length=40)
+
+
+class NearbyCaseSerializer(serializers.Serializer):
+    """The public facts of an open case near a point: nothing that names or quotes anyone."""
+
+    category = serializers.CharField(help_text=gettext_lazy("The category's code."))
+    state = serializers.ChoiceField(choices=State.choices)
+    distance_m = serializers.IntegerField(
+        min_value=0, help_text=gettext_lazy("Metres from the point, rounded.")
+    )
+    created_at = serializers.DateTimeField()
+
+
+class PublicNearbyView(APIView):
+    """Open cases already reported near a point (重复提示), before one reports it again."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [NearbyThrottle]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("lng", float, required=True, description="longitude (WGS84)"),
+            OpenApiParameter("lat", float, required=True, description="latitude (WGS84)"),
+            OpenApiParameter("category", str, required=True, description="a category's code"),
+        ],
+        responses={
+            200: NearbyCaseSerializer(many=True),
+            400: OpenApiResponse(description="lng, lat or category missing, bad or unknown"),
+        },
+    )
+    def get(self, request):
+        """The open cases within 100 m of the point reported in the last 30 days, in the
+        category or its siblings under the same parent: nearest first, 20 at most. Public
+        facts only: category, state, distance in metres, date reported."""
+        query = NearbyQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        try:
+            found = selectors.nearby_cases(data["lng"], data["lat"], data["category"])
+        except services.CaseError as exc:
+            return error_response(exc)
+        return Response(
+            NearbyCaseSerializer(
+                [
+                    {
+                        "category": case.category.code,
+                        "state": case.state,
+                        "distance_m": case.distance_m,
+                        "created_at": case.created_at,
+                    }
+                    for case in found
+                ],
+                many=True,
+            ).data
         )
 
 

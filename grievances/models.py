@@ -444,6 +444,14 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
             # The console's queue: of a subtree (per level), and of everything.
             *(queue_index(level) for level in QUEUE_INDEXED_LEVELS),
             queue_index(None),
+            # Nearby open cases at a pin (selectors.nearby_cases): an index range on the
+            # latitude per category of the family, the longitude and the date read from the
+            # index; closed cases and cases without a point write no entry.
+            models.Index(
+                fields=["category", "lat", "lng", "created_at"],
+                name="gr_open_nearby",
+                condition=models.Q(state__in=QUEUE_STATES, lat__isnull=False),
+            ),
             # Columns most cases leave empty are indexed where they are set: a new case
             # writes no entry for them (intake writes every index of the row).
             *not_null_indexes("gr", ["reporter", "handler_region", "duplicate_of"]),

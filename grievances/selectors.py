@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import hmac
+import math
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import JSONField, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from grievances import deadlines, services
 from grievances.models import (
+    OPEN_STATES,
     CaseEvent,
+    Category,
     Complainant,
     Grievance,
     Rating,
     State,
+    format_tracking_code,
     normalize_tracking_code,
 )
 from grievances.scoping import cases_for, own_cases
@@ -457,3 +461,124 @@ def handled_by(case: Grievance) -> str:
         return ""
     data = case.routing_data if isinstance(case.routing_data, dict) else {}
     return data.get("lead") or data.get("to_region_name") or ""
+
+
+# --- Nearby cases at the pin (重复提示) ----------------------------------------------------------
+# Before a report goes in, its author sees the open cases of the same kind of problem already
+# reported around the pin: a resident the public facts (category, state, distance, date), a
+# staff member the cases of their own scope with their codes and titles.
+#
+# At ten million cases the database answers a box around the point, over the open cases of
+# the category's family reported in the last 30 days (the partial index gr_open_nearby leads
+# with the category and the latitude: an index range per category); the exact distance is
+# computed here on the few rows of the box and the corners are cut.
+
+NEARBY_RADIUS_M = 100
+NEARBY_DAYS = 30
+NEARBY_MAX = 20
+# Rows of the box read at most: a box of 200 m in one category family and 30 days holds a
+# handful of open cases; this bounds a pathological spot (a flood of reports on one pin).
+NEARBY_CANDIDATES = 500
+EARTH_RADIUS_M = 6_371_008.8
+METRES_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180
+
+
+@dataclass(frozen=True)
+class NearbyCase:
+    """One open case near a point. `pk`, `tracking_code` and `title` are filled only for a
+    staff member's own scope; the public gets the other four fields."""
+
+    category: Category
+    state: str
+    distance_m: int
+    created_at: datetime
+    pk: int | None = None
+    tracking_code: str = ""
+    title: str = ""
+
+    @property
+    def state_label(self) -> str:
+        return str(State(self.state).label)
+
+    @property
+    def display_code(self) -> str:
+        return format_tracking_code(self.tracking_code) if self.tracking_code else ""
+
+
+def haversine_m(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
+    """The great-circle distance in metres between two points given in degrees."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlmb = math.radians(lng2 - lng1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def category_family(code: str) -> list[Category]:
+    """The category of `code` and its siblings under the same parent (a top category: itself
+    and its children). InvalidInput naming `category` for an unknown code."""
+    found = Category.objects.filter(code=code).values_list("pk", "parent_id").first()
+    if found is None:
+        raise services.InvalidInput(gettext("Unknown category."), field="category")
+    pk, parent_id = found
+    head = parent_id or pk
+    return list(
+        Category.objects.filter(Q(pk=pk) | Q(parent_id=head)).only("code", "name", "name_en")
+    )
+
+
+def nearby_box(lng: float, lat: float, radius_m: float) -> tuple[float, float, float, float]:
+    """(min_lng, max_lng, min_lat, max_lat) of a box holding the circle around the point."""
+    dlat = radius_m / METRES_PER_DEGREE
+    # Near a pole a degree of longitude shrinks to nothing: the box then spans every
+    # longitude (no case is reported there, but the answer stays right).
+    cos_lat = math.cos(math.radians(min(abs(lat) + dlat, 90.0)))
+    dlng = 180.0 if cos_lat < 1e-6 else min(180.0, dlat / cos_lat)
+    return lng - dlng, lng + dlng, lat - dlat, lat + dlat
+
+
+def nearby_cases(
+    lng: float, lat: float, category: str, *, user=None, now: datetime | None = None
+) -> list[NearbyCase]:
+    """The open cases within NEARBY_RADIUS_M of the point, reported in the last NEARBY_DAYS
+    days, in the category of code `category` or its siblings: nearest first, NEARBY_MAX at
+    most. Without `user`, all such cases with their public facts only; with a `user`, the
+    cases of their scope (cases_for) with their codes and titles.
+
+    Three queries whatever the number of cases: the category, its family, the box.
+    """
+    family = {c.pk: c for c in category_family(category)}
+    now = now or timezone.now()
+    min_lng, max_lng, min_lat, max_lat = nearby_box(lng, lat, NEARBY_RADIUS_M)
+    qs = Grievance.objects.filter(
+        category_id__in=list(family),
+        state__in=OPEN_STATES,
+        lat__gte=min_lat,
+        lat__lte=max_lat,
+        lng__gte=min_lng,
+        lng__lte=max_lng,
+        created_at__gte=now - timedelta(days=NEARBY_DAYS),
+    ).order_by()
+    columns = ["category_id", "state", "created_at", "lng", "lat"]
+    staff = user is not None
+    if staff:
+        qs = cases_for(user, qs)
+        columns += ["pk", "tracking_code", "title"]
+    found = []
+    for row in qs.values(*columns)[:NEARBY_CANDIDATES]:
+        distance = haversine_m(lng, lat, row["lng"], row["lat"])
+        if distance > NEARBY_RADIUS_M:
+            continue
+        found.append(
+            NearbyCase(
+                category=family[row["category_id"]],
+                state=row["state"],
+                distance_m=round(distance),
+                created_at=row["created_at"],
+                pk=row["pk"] if staff else None,
+                tracking_code=row["tracking_code"] if staff else "",
+                title=row["title"] if staff else "",
+            )
+        )
+    found.sort(key=lambda c: (c.distance_m, -c.created_at.timestamp()))
+    return found[:NEARBY_MAX]

@@ -7,6 +7,7 @@ from grievances import views_cases, views_files, views_intake, views_rating, vie
 urlpatterns = [
     path("report/", views_intake.report, name="report"),
     path("report/done/", views_intake.report_done, name="report-done"),
+    path("report/nearby/", views_intake.report_nearby, name="report-nearby"),
     path("track/", views_track.track, name="track"),
     path("t/<str:code>/", views_track.track_short, name="track-short"),
     path("t/<str:code>", views_track.track_short),

@@ -11,7 +11,10 @@ a report has proven it (views_track.prove): /track/ shows it without retyping.
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,7 +23,7 @@ from grids import limits
 from grids.locate import locate
 from grids.models import Role
 from grids.views import GRID_ROLES, request_roles
-from grievances import services
+from grievances import selectors, services
 from grievances.forms import (
     ComplainantFormSet,
     ReportForm,
@@ -212,6 +215,45 @@ def report(request):
         # The reporter proved the case by sending it: /track/ shows it without retyping.
         prove(request, case)
     return redirect("report-done")
+
+
+# --- /report/nearby/ ---------------------------------------------------------------------------
+
+
+def _nearby_query(request) -> tuple[float, float, str] | None:
+    """The point and category asked for, or None when one is missing or bad (the pin
+    removed, a category not chosen yet): the fragment is then empty."""
+    try:
+        lng = float(request.GET.get("lng", ""))
+        lat = float(request.GET.get("lat", ""))
+    except ValueError:
+        return None
+    category = request.GET.get("category", "")[:40]
+    if not (math.isfinite(lng) and math.isfinite(lat)) or not category:
+        return None
+    if not (-180 <= lng <= 180 and -90 <= lat <= 90):
+        return None
+    return lng, lat, category
+
+
+def report_nearby(request):
+    """The htmx fragment under the map: open cases already reported near the pin in the
+    chosen category's family (grievances.selectors.nearby_cases). A resident reads the public
+    facts, as GET /api/v1/public/nearby/ gives them; a staff member the cases of their own
+    scope, with code, title and a link."""
+    query = _nearby_query(request)
+    staff, _grid_role = _intake_roles(request)
+    found = []
+    if query is not None:
+        if not staff and over_limit("nearby", _client_ip(request)):
+            # The list already shown stays (htmx swaps no error answer).
+            return HttpResponse(status=429)
+        lng, lat, category = query
+        try:
+            found = selectors.nearby_cases(lng, lat, category, user=request.user if staff else None)
+        except services.CaseError:
+            found = []  # an unknown category: nothing to show
+    return render(request, "grievances/_intake_nearby.html", {"nearby": found, "staff": staff})
 
 
 def _initial(request) -> dict:

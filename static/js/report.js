@@ -2,7 +2,8 @@
  *
  * The form works without this file (a plain multipart POST). This adds, where the phone
  * can: the map pin (Leaflet) with "use my location" and the located grid shown at once,
- * the category filter, more complainant rows, smaller photos for a weak connection, and a
+ * the category filter, the open cases already reported near the pin (htmx, on the
+ * "pin-changed" event), more complainant rows, smaller photos for a weak connection, and a
  * draft of the typed text kept in localStorage until the report is sent.
  */
 (function () {
@@ -89,6 +90,12 @@
   var marker = null;
   var lookup = 0;
 
+  // The open cases near the pin (templates/grievances/_intake_nearby.html): htmx asks for
+  // them again on this event, with the point and the category.
+  function pinChanged() {
+    document.body.dispatchEvent(new CustomEvent("pin-changed", { bubbles: true }));
+  }
+
   function say(text, kind) {
     if (!status) return;
     status.textContent = text;
@@ -143,6 +150,7 @@
     if (clearButton) clearButton.hidden = false;
     say(t("locating"));
     showLocated(lat, lng);
+    pinChanged();
     saveSoon();
   }
 
@@ -156,6 +164,7 @@
     }
     if (clearButton) clearButton.hidden = true;
     say(t("pinRemoved"));
+    pinChanged();
     saveSoon();
   }
 
