@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,6 +125,18 @@ def wrk(url: str, body: str, seconds: int, connections: int, cpu: dict | None = 
             'wrk.method = "POST"\n'
             'wrk.headers["Content-Type"] = "application/json"\n'
             f"wrk.body = [==[{body}]==]\n"
+            # Every request carries an Idempotency-Key of its own, as a client sends: a UUID
+            # of this run, the wrk thread and a counter (the endpoints that ignore it too).
+            f'local run = "{uuid.uuid4().hex[:8]}"\n'
+            "local threads = 0\n"
+            "function setup(thread) threads = threads + 1; thread:set('no', threads) end\n"
+            "local sent = 0\n"
+            "function request()\n"
+            "  sent = sent + 1\n"
+            '  wrk.headers["Idempotency-Key"] = string.format('
+            '"%s-%04x-4000-8000-%012x", run, no or 0, sent)\n'
+            "  return wrk.format()\n"
+            "end\n"
         )
     before = {name: (pids, cpu_seconds(pids())) for name, pids in (cpu or {}).items()}
     out = subprocess.run(

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -35,7 +36,7 @@ from grids.api import LocateQuerySerializer, RegionRefSerializer
 from grids.api_input import CursorPages, IdField
 from grids.limits import WindowThrottle
 from grids.models import Region
-from grievances import intake, selectors, services
+from grievances import idempotency, intake, selectors, services
 from grievances import ratings as ratings_module
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
 from grievances.etags import CaseVersionMixin
@@ -71,7 +72,8 @@ def error_response(exc: services.CaseError) -> Response:
         return Response({"detail": exc.message, "state": exc.state}, status=409)
     if isinstance(exc, services.NotAllowed):
         return Response({"detail": exc.message}, status=403)
-    return Response({exc.field or "non_field_errors": exc.message.split("\n")}, status=400)
+    # InvalidInput: 400; an idempotency key used for another report: 422.
+    return Response({exc.field or "non_field_errors": exc.message.split("\n")}, status=exc.status)
 
 
 # --- Serializers ------------------------------------------------------------------------------
@@ -937,6 +939,18 @@ ACTS = {
 }
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    idempotency.HEADER,
+    OpenApiTypes.UUID,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="A UUID the client makes per report and sends with every try of it: a "
+    "repeat answers 200 with the first answer's case instead of making a second one; the "
+    "same key with a different report answers 422. Without an account the key alone "
+    "scopes it; signed in, it is yours. Kept as long as the case.",
+)
+
+
 class GrievanceViewSet(
     CaseVersionMixin,
     mixins.ListModelMixin,
@@ -982,24 +996,35 @@ class GrievanceViewSet(
 
     @extend_schema(
         request=GrievanceCreateSerializer,
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             201: GrievanceDetailSerializer,
-            400: OpenApiResponse(description="field errors"),
+            200: OpenApiResponse(
+                GrievanceDetailSerializer, description="a repeat of a key: the key's case"
+            ),
+            400: OpenApiResponse(description="field errors, or a malformed Idempotency-Key"),
+            422: OpenApiResponse(description="the Idempotency-Key made a different report"),
         },
     )
     def create(self, request, *args, **kwargs):
         """Report a case as staff (in your own area); JSON or multipart with photos."""
+        try:
+            key = idempotency.parse(request.headers.get(idempotency.HEADER))
+        except services.CaseError as exc:
+            return error_response(exc)
         serializer = GrievanceCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         source = serializer.validated_data.get("source") or (
             Source.GRID_WORKER if services.GRID_ROLES & _roles(request.user) else Source.API
         )
         try:
-            case = intake.submit_report(serializer.validated_data, request.user, source)
+            case, repeat = intake.submit_report(
+                serializer.validated_data, request.user, source, key
+            )
         except services.CaseError as exc:
             return error_response(exc)
         response = self._detail(case.pk)
-        response.status_code = status.HTTP_201_CREATED
+        response.status_code = status.HTTP_200_OK if repeat else status.HTTP_201_CREATED
         return response
 
     @extend_schema(
@@ -1149,17 +1174,29 @@ class PublicGrievanceCreateView(APIView):
 
     @extend_schema(
         request=PublicGrievanceCreateSerializer,
-        responses={201: TrackedSerializer, 400: OpenApiResponse(description="field errors")},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: TrackedSerializer,
+            200: OpenApiResponse(TrackedSerializer, description="a repeat of a key: its case"),
+            400: OpenApiResponse(description="field errors, or a malformed Idempotency-Key"),
+            422: OpenApiResponse(description="the Idempotency-Key made a different report"),
+        },
     )
     def post(self, request):
-        data = PublicGrievanceCreateSerializer.validated(request.data)
         try:
-            case = intake.submit_report(data, None, Source.RESIDENT_WEB)
+            key = idempotency.parse(request.headers.get(idempotency.HEADER))
+        except services.CaseError as exc:
+            return error_response(exc)
+        data = PublicGrievanceCreateSerializer.validated(request.data)
+        # The report is the resident's (no reporter); a signed-in sender's key is theirs.
+        user = request.user if request.user.is_authenticated else None
+        try:
+            case, repeat = intake.submit_report(data, None, Source.RESIDENT_WEB, key, scope=user)
         except services.CaseError as exc:
             return error_response(exc)
         return Response(
             {"tracking_code": case.display_code, "title": case.title},
-            status=status.HTTP_201_CREATED,
+            status=status.HTTP_200_OK if repeat else status.HTTP_201_CREATED,
         )
 
 

@@ -7,6 +7,8 @@ case themselves. Field errors carry messages a resident can act on.
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.conf import settings
 from django.db.models import Q
@@ -17,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from grids.locate import locate
 from grids.models import Level, Region
 from grids.scoping import visible_regions
-from grievances import attachments
+from grievances import attachments, idempotency
 from grievances.models import (
     CODE_LENGTH,
     Category,
@@ -25,6 +27,7 @@ from grievances.models import (
     Urgency,
     normalize_tracking_code,
 )
+from grievances.services import CaseError
 
 PHONE_RE = r"^\+?[0-9][0-9\- ]{4,19}$"
 ID_NUMBER_RE = r"^[0-9]{17}[0-9Xx]$"
@@ -190,6 +193,9 @@ class ReportForm(IntakeForm):
             str,
         )(),
     )
+    # The report's idempotency key (grievances.idempotency): a UUID the page makes and keeps
+    # with the draft (static/js/report.js), so that sending it again makes no second case.
+    idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, user=None, staff: bool = False, grid_role: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -364,6 +370,12 @@ class ReportForm(IntakeForm):
 
     def clean(self):
         data = super().clean()
+        try:
+            data["idempotency_key"] = idempotency.parse(data.get("idempotency_key"))
+        except CaseError:
+            data["idempotency_key"] = None
+            self.add_error(None, _("This form was damaged on the way. Please send it again."))
+            self.new_key()
         lng, lat = data.get("lng"), data.get("lat")
         if (lng is None) != (lat is None):
             self.add_error("lng", _("The map point is incomplete: place the pin again."))
@@ -376,6 +388,11 @@ class ReportForm(IntakeForm):
         else:
             self._clean_resident_location(data, has_point)
         return data
+
+    def new_key(self) -> None:
+        """Show the form again with a fresh key: what it sends next is a report of its own."""
+        self.data = self.data.copy()
+        self.data[self.add_prefix("idempotency_key")] = str(uuid.uuid4())
 
     def _clean_staff_location(self, data, has_point: bool) -> None:
         grid = data.get("grid")

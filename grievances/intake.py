@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import nullcontext
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from grievances import services
+from grievances import idempotency, services
 from grievances.attachments import UploadError, check_image, save_upload
 from grievances.models import Category, Grievance
 
@@ -78,14 +79,75 @@ def check_photos(photos) -> None:
         raise services.InvalidInput("\n".join(problems), field="photos")
 
 
-def submit_report(data: dict, user, source: str) -> Grievance:
+class Submitted(NamedTuple):
+    case: Grievance
+    repeat: bool = False  # the key's case, made by an earlier try of this report
+
+
+# The validated fields a report's fingerprint covers (with its source and photos).
+FINGERPRINTED = (
+    "title",
+    "description",
+    "category",
+    "urgency",
+    "lng",
+    "lat",
+    "region",
+    "address",
+    "complainants",
+    "risk_petition",
+    "risk_extreme",
+    "risk_group",
+    "settled_note",
+)
+
+
+def submit_report(
+    data: dict, user, source: str, key: str | None = None, *, scope=None
+) -> Submitted:
     """The one intake path of the API and the report page: every photo checked first, then
-    the case, its complainants, its first event and its photos in one transaction."""
+    the case, its complainants, its first event and its photos in one transaction.
+
+    With an idempotency `key` (grievances.idempotency, parsed), the case carries it: another
+    try of the same report answers the key's case as a repeat; another report with the key
+    raises KeyReused (422). The key is `scope`'s (a signed-in sender of a resident's
+    report), else `user`'s; anonymous when neither is signed in."""
     photos = data.get("photos", [])
+    scoped = fingerprint = None
+    if key is not None:
+        scoped = idempotency.scoped(key, user if scope is None else scope)
+        fields = {name: data.get(name) for name in FINGERPRINTED}
+        fields["source"] = source
+        fingerprint = idempotency.fingerprint(
+            fields, [idempotency.photo_digest(photo) for photo in photos]
+        )
     check_photos(photos)
+    try:
+        case = _write(data, user, source, photos, scoped, fingerprint)
+    except IntegrityError as exc:
+        if scoped is None or not idempotency.is_clash(exc):
+            raise
+        # Another try of this key made its case first (it had committed when the unique
+        # index refused this one).
+        first = (
+            Grievance.objects.filter(idempotency_key=scoped)
+            .only("id", "tracking_code", "title", "state", "idempotency_fingerprint")
+            .first()
+        )
+        if first is None:
+            raise
+        if first.idempotency_fingerprint != fingerprint:
+            raise idempotency.reused() from None
+        return Submitted(first, repeat=True)
+    return Submitted(case)
+
+
+def _write(data: dict, user, source: str, photos, scoped, fingerprint) -> Grievance:
     # Without photos the submit is one write (grievance_submit keeps it atomic): no
-    # transaction around it, whose BEGIN and COMMIT would cost two more round trips.
-    with transaction.atomic() if photos else nullcontext():
+    # transaction around it, whose BEGIN and COMMIT would cost two more round trips. Within
+    # the caller's transaction, a savepoint: a key's refused second case leaves it usable.
+    nested = scoped is not None and connection.in_atomic_block
+    with transaction.atomic() if photos or nested else nullcontext():
         case = services.grievance_submit(
             user=user,
             title=data["title"],
@@ -102,6 +164,8 @@ def submit_report(data: dict, user, source: str) -> Grievance:
             risk_extreme=data.get("risk_extreme", False),
             risk_group=data.get("risk_group", False),
             settled_note=data.get("settled_note", ""),
+            idempotency_key=scoped,
+            idempotency_fingerprint=fingerprint,
         )
         first = case.events.order_by("id").first() if photos else None
         for photo in photos:

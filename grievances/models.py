@@ -409,6 +409,14 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
     # people acting on what they saw cannot both act (grievances/etags.py).
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
+    # The client's Idempotency-Key of the report that made the case, scoped ("a:<uuid>" for
+    # a key sent without an account, "u:<user id>:<uuid>" for a signed-in one), and the
+    # fingerprint of what was reported with it (grievances/idempotency.py). Written with the
+    # case in its one statement and kept as long as the case: the unique index where it is
+    # set makes a report sent twice one case.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    idempotency_fingerprint = models.CharField(max_length=64, null=True, blank=True, editable=False)
+
     created_at = models.DateTimeField(_("reported at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
@@ -457,7 +465,12 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
             *not_null_indexes("gr", ["reporter", "handler_region", "duplicate_of"]),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["tracking_code"], name="gr_tracking_code_unique")
+            models.UniqueConstraint(fields=["tracking_code"], name="gr_tracking_code_unique"),
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                name="gr_idempotency_unique",
+                condition=models.Q(idempotency_key__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

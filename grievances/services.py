@@ -590,10 +590,15 @@ def grievance_submit(
     risk_group: bool = False,
     settled_note: str = "",
     attachments: Iterable[Attachment] = (),
+    idempotency_key: str | None = None,
+    idempotency_fingerprint: str | None = None,
 ) -> Grievance:
     """Take a report: locate it, write the case, its complainants and its first event.
 
     A grid worker's report already settled on the spot (`settled_note`) enters as handled.
+    An idempotency key (scoped, grievances.idempotency) and its fingerprint are written with
+    the case: the unique index refuses a second case of the key (IntegrityError, nothing
+    written).
     """
     located = None
     if region is None:
@@ -625,6 +630,8 @@ def grievance_submit(
         risk_petition=risk_petition,
         risk_extreme=risk_extreme,
         risk_group=risk_group,
+        idempotency_key=idempotency_key,
+        idempotency_fingerprint=idempotency_fingerprint,
     )
     if region is not None:
         case.owning_centre_id = owning_centre_id(region.level, region.pk, region.parent_id)

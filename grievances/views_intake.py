@@ -12,6 +12,7 @@ a report has proven it (views_track.prove): /track/ shows it without retyping.
 from __future__ import annotations
 
 import math
+import uuid
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -23,7 +24,7 @@ from grids import limits
 from grids.locate import locate
 from grids.models import Role
 from grids.views import GRID_ROLES, request_roles
-from grievances import selectors, services
+from grievances import idempotency, selectors, services
 from grievances.forms import (
     ComplainantFormSet,
     ReportForm,
@@ -194,6 +195,18 @@ def report(request):
         return _render_report(request, form, formset)
     try:
         case = _submit(request, form, formset)
+    except idempotency.KeyReused:
+        # The key of this form already sent another report (its answer lost): this one is
+        # a report of its own once sent again, with a new key.
+        form.add_error(
+            None,
+            _(
+                "A different report was already sent from this form. If this one is new, "
+                "send it again."
+            ),
+        )
+        form.new_key()
+        return _render_report(request, form, formset)
     except services.CaseError as exc:
         # Several refused photos come as one message, a line each.
         form.add_error(_error_field(form, exc), exc.message.split("\n"))
@@ -257,7 +270,9 @@ def report_nearby(request):
 
 
 def _initial(request) -> dict:
-    initial = {}
+    # A key for a browser without JavaScript; report.js makes its own and keeps it with the
+    # draft.
+    initial = {"idempotency_key": str(uuid.uuid4())}
     code = request.GET.get("category")
     if code:
         initial["category"] = code
@@ -297,7 +312,8 @@ def _submit(request, form, formset) -> Grievance:
         "photos": data.get("photos") or [],
     }
     user = request.user if request.user.is_authenticated else None
-    return api_submit(payload, user, source)
+    # A repeat (the key's case, from an earlier send of this form) ends on the same done page.
+    return api_submit(payload, user, source, data.get("idempotency_key")).case
 
 
 def _error_field(form, exc: services.CaseError) -> str | None:

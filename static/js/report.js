@@ -355,11 +355,31 @@
   var key = form.getAttribute("data-draft-key");
   var timer = null;
 
+  /* The report's idempotency key: made here, kept with the draft, so that sending the same
+     report again (the answer lost, a reload) makes no second case. The done page forgets the
+     draft: the next report gets a new key. */
+  var keyInput = form.querySelector('input[name="idempotency_key"]');
+  function newKey() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    var b = new Uint8Array(16);
+    window.crypto.getRandomValues(b); // plain HTTP: no randomUUID, but random values
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) {
+      return (x + 0x100).toString(16).slice(1);
+    }).join("");
+    return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
+  }
+  // A form the server sent back keeps the key it was sent with (or a new one it gave).
+  if (keyInput && form.getAttribute("data-bound") !== "1") keyInput.value = newKey();
+
   function draftable(el) {
     if (!el.name || el.disabled) return false;
     if (el.type === "file" || el.name === "csrfmiddlewaretoken") return false;
     if (el.getAttribute("data-draft") === "off") return false;
-    if (el.type === "hidden") return el.name === "lng" || el.name === "lat";
+    if (el.type === "hidden") {
+      return el.name === "lng" || el.name === "lat" || el.name === "idempotency_key";
+    }
     return el.id !== "category-filter";
   }
 
@@ -379,7 +399,7 @@
         }
       } else {
         fields[el.name] = el.value;
-        if (el.value && el.tagName !== "SELECT") filled = true;
+        if (el.value && el.tagName !== "SELECT" && el !== keyInput) filled = true;
       }
     });
     return {

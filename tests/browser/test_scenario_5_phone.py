@@ -334,6 +334,10 @@ def test_a_grid_workers_draft_survives_a_lost_connection(
         page.fill("#id_people-1-name", "李四")
         page.fill("#id_people-1-id_number", "54010219800101123X")
 
+        # The report's idempotency key, made on the phone and kept with the draft.
+        sent_key = page.input_value("input[name=idempotency_key]")
+        assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", sent_key)
+
         # The connection drops as the worker sends.
         context.set_offline(True)
         page.click("[data-submit]")
@@ -350,6 +354,8 @@ def test_a_grid_workers_draft_survives_a_lost_connection(
         assert page.is_checked("#id_risk_group")
         assert page.input_value("#id_people-1-name") == "李四"
         assert page.input_value("#id_people-1-id_number") == ""
+        # The same report, the same key: had the first send arrived, this one would repeat it.
+        assert page.input_value("input[name=idempotency_key]") == sent_key
         page.fill("#id_people-1-id_number", "54010219800101123X")
         page.check("#id_settled")
         page.fill("#id_settled_note", "当场调解，楼上住户同意晚上八点后停工")
@@ -371,6 +377,8 @@ def test_a_grid_workers_draft_survives_a_lost_connection(
         page.goto(f"{base}/report/")
         assert page.locator("[data-draft-note]").is_hidden()
         assert page.input_value("#id_title") == ""
+        # A new report, a new key.
+        assert page.input_value("input[name=idempotency_key]") not in ("", sent_key)
         assert js_errors == []
     finally:
         context.close()
