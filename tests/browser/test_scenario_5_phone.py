@@ -184,8 +184,12 @@ def test_scenario_5_leaking_pipe_reported_tracked_and_rated_on_a_phone(
             # Her photo, as a thumbnail through the photo view.
             thumb = page.locator(".public-timeline img").first
             assert thumb.get_attribute("src").endswith("/thumbnail/")
-            assert page.evaluate(
-                "img => img.complete && img.naturalWidth > 0", thumb.element_handle()
+            # The thumbnails load lazily: once in view, the image arrives and draws.
+            thumb.scroll_into_view_if_needed()
+            wait_until(
+                page,
+                "(() => { const img = document.querySelector('.public-timeline img');"
+                " return img.complete && img.naturalWidth > 0; })()",
             )
             page.screenshot(path=str(shots / "scenario5-3-track-submitted.png"), full_page=True)
 
