@@ -1,4 +1,4 @@
-"""Complainants' messages (事事有回音): every complainant with a phone or an e-mail hears of
+"""Complainants' messages (事事有回音): every complainant with a phone hears by SMS of
 each public milestone of their case, once, through the notification service.
 
 The milestones: registered (with the tracking code), accepted (naming the handler once
@@ -80,19 +80,26 @@ def _context(events: list[CaseEvent]) -> dict:
     accepts = [e for e in events if e.action == "accept"]
     dispatches = [e for e in events if e.action == "dispatch"]
     if accepts:
-        later = CaseEvent.objects.filter(
-            grievance_id__in={e.grievance_id for e in accepts},
-            action="dispatch",
-            pk__gt=min(e.pk for e in accepts),
-        ).values_list("pk", "grievance_id", "data")
-        for accept in accepts:
-            found = sorted(
-                (pk, data)
-                for pk, case_id, data in later
-                if case_id == accept.grievance_id and pk > accept.pk
+        later = list(
+            CaseEvent.objects.filter(
+                grievance_id__in={e.grievance_id for e in accepts},
+                action="dispatch",
+                pk__gt=min(e.pk for e in accepts),
             )
-            if found:
-                context["next_dispatch"][accept.pk] = found[0][1]
+            .order_by("pk")
+            .values_list("pk", "grievance_id", "data")
+        )
+        for accept in accepts:
+            found = next(
+                (
+                    data
+                    for pk, case_id, data in later
+                    if case_id == accept.grievance_id and pk > accept.pk
+                ),
+                None,
+            )
+            if found is not None:
+                context["next_dispatch"][accept.pk] = found
     if dispatches:
         earlier = list(
             CaseEvent.objects.filter(
@@ -138,7 +145,7 @@ def _complainants(events: list[CaseEvent]) -> dict[int, list[Complainant]]:
 
 @on_event(*RESIDENT_ACTIONS, batch=True)
 def tell_complainants(event_ids: list[int]) -> int:
-    """The relay's handler: every complainant with a phone or an e-mail hears of a public
+    """The relay's handler: every complainant with a phone hears by SMS of a public
     milestone of their case, once. A relay chunk's events of one action at once, in a few
     statements whatever their number."""
     events = list(
@@ -159,22 +166,15 @@ def tell_complainants(event_ids: list[int]) -> int:
         message, params = found
         at_any_hour = urgent_safety(case)
         for person in people.get(case.pk, ()):
-            channels = tuple(
-                c
-                for c, address in (
-                    (Delivery.Channel.SMS, person.phone),
-                    (Delivery.Channel.EMAIL, getattr(person, "email", "")),
-                )
-                if address
-            )
-            if channels:
+            # Complainants give a phone (an account's reader sees their news at home).
+            if person.phone:
                 notices.append(
                     Notice(
                         event=event,
                         message=message,
                         params=params,
                         complainant=person,
-                        channels=channels,
+                        channels=(Delivery.Channel.SMS,),
                         kind=event.action,
                         at_any_hour=at_any_hour,
                     )

@@ -13,7 +13,7 @@ DeliveryAttempt per try; transient errors are retried later, with a growing dela
 Who hears of what:
 - staff: the apps above choose them for their own acts (dispatch: departments, centres,
   handlers; dispatch/notifications.py);
-- complainants (事事有回音): every complainant with a phone or an e-mail hears of each
+- complainants (事事有回音): every complainant with a phone hears by SMS of each
   public milestone of their case (notifications/complainants.py): registered (with the
   tracking code), accepted (with the handler's name once dispatched), not accepted (with
   the reason; a duplicate says where to follow), transferred (已转办), referred up (已上报),
@@ -34,7 +34,7 @@ import re
 import smtplib
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -188,7 +188,6 @@ class Notice:
     kind: str = ""
     url: str = ""
     at_any_hour: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 def write(notices: list[Notice]) -> int:
@@ -196,43 +195,34 @@ def write(notices: list[Notice]) -> int:
     many notifications there are now for them (one per reader and event)."""
     if not notices:
         return 0
-    rows = []
-    for n in notices:
-        reader = n.complainant
-        rows.append(
+    pairs = [
+        (
+            n,
             Notification(
                 recipient_id=n.user.pk if n.user is not None else None,
-                complainant_id=reader.pk if reader is not None else None,
+                complainant_id=n.complainant.pk if n.complainant is not None else None,
                 grievance_id=n.event.grievance_id,
                 event_id=n.event.pk,
                 kind=n.kind or n.event.action,
                 message=n.message,
                 params=n.params,
-                language=(reader.language if reader is not None else "") or "",
+                language=n.complainant.language if n.complainant is not None else "",
                 url=n.url,
-            )
+            ),
         )
-    staff = [(n, r) for n, r in zip(notices, rows, strict=True) if n.user is not None]
-    public = [(n, r) for n, r in zip(notices, rows, strict=True) if n.complainant is not None]
+        for n in notices
+    ]
     # On a conflict (the event relayed twice) the existing row is kept as it is (the no-op
     # update only makes the statement return its id): one row per reader and event.
-    if staff:
-        Notification.objects.bulk_create(
-            [r for _n, r in staff],
-            update_conflicts=True,
-            unique_fields=["recipient", "event"],
-            update_fields=["kind"],
-        )
-    if public:
-        Notification.objects.bulk_create(
-            [r for _n, r in public],
-            update_conflicts=True,
-            unique_fields=["complainant", "event"],
-            update_fields=["kind"],
-        )
+    for reader in ("recipient", "complainant"):
+        rows = [row for _n, row in pairs if getattr(row, f"{reader}_id") is not None]
+        if rows:
+            Notification.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=[reader, "event"], update_fields=["kind"]
+            )
     now = timezone.now()
     addresses = {}
-    for n, row in staff + public:
+    for n, row in pairs:
         if row.pk is None:
             continue
         person = n.user or n.complainant
@@ -263,7 +253,7 @@ def write(notices: list[Notice]) -> int:
             _deliveries_waiting.set()
         else:
             transaction.on_commit(_enqueue_delivery)
-    return sum(1 for _n, r in staff + public if r.pk is not None)
+    return sum(1 for _n, row in pairs if row.pk is not None)
 
 
 # Set when a committed relay chunk wrote deliveries; the chunk hook publishes one task.
@@ -328,12 +318,8 @@ def _resident_link(notice: Notification) -> str:
 def _send(delivery: Delivery) -> None:
     notice = delivery.notification
     if notice.complainant_id is not None and notice.message in messages.RESIDENT:
+        # Complainants are reached by SMS (they give a phone, not an address).
         link = _resident_link(notice)
-        if delivery.channel == Delivery.Channel.EMAIL:
-            subject = messages.resident_subject(notice.message, notice.params, notice.language)
-            text = messages.resident_text(notice.message, notice.params, notice.language)
-            send_mail(subject, f"{text}\n\n{link}", None, [delivery.address], fail_silently=False)
-            return
         text = messages.sms_text(notice.message, notice.params, notice.language, link)
         sms.get_backend().send(delivery.address, text)
         return

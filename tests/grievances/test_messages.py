@@ -220,12 +220,13 @@ LONGEST = {
     "reason": "不属于本平台受理范围，请向法院起诉",
     "date": "2026-12-31T18:00:00+08:00",
 }
-LINK = "https://fq.example.cn/r/AbCdEfGhIj"  # 34: the link's budget is 36
+LINK = "https://fq.example.cn/r/AbCdEfGhIj"  # 34 characters
 
 
 @pytest.mark.parametrize("message", sorted(messages.RESIDENT))
 def test_each_text_fits_its_budget(message):
     spec = messages.RESIDENT[message]
+    assert len(LINK) <= messages.LINK_BUDGET
     zh = messages.sms_text(message, LONGEST, "zh-hans", LINK)
     limit = messages.ONE_SEGMENT if spec.segments == 1 else messages.TWO_SEGMENTS
     assert len(zh) <= limit, (message, len(zh), zh)
