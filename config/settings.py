@@ -81,7 +81,9 @@ INSTALLED_APPS = [
     "notifications",
     "dispatch",
     "mediation",
+    "duplicates",
     "evaluation",
+    "pwa",
 ]
 
 MIDDLEWARE = [

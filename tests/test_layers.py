@@ -1,5 +1,5 @@
 """The apps' layers (README, "Layout"): grids < grievances < notifications < dispatch,
-mediation < evaluation.
+mediation, duplicates < evaluation, pwa.
 
 The import contracts live in pyproject.toml ([tool.importlinter]); this runs them, so that an
 import of a higher app by a lower one, or two modules that import each other (even through
@@ -15,7 +15,16 @@ import pytest
 from importlinter import cli
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["grids", "grievances", "notifications", "dispatch", "mediation", "evaluation"]
+APPS = [
+    "grids",
+    "grievances",
+    "notifications",
+    "dispatch",
+    "mediation",
+    "duplicates",
+    "evaluation",
+    "pwa",
+]
 
 
 def test_the_import_contracts_hold(capsys, monkeypatch):
