@@ -262,6 +262,11 @@ CELERY_BEAT_SCHEDULE.update(
             "task": "grids.tasks.trim_access_logs",
             "schedule": crontab(hour=4, minute=7),
         },
+        # Photos held for a report sent back with an error: gone after a day (grids.held).
+        "sweep-held-uploads": {
+            "task": "grids.tasks.sweep_held_uploads",
+            "schedule": crontab(minute=23),
+        },
         # Agreement terms falling due today: remind the mediator (08:30 Beijing time).
         "mediation-remind-due-terms": {
             "task": "mediation.tasks.remind_due_terms",

@@ -22,6 +22,12 @@ class NavItem:
     key: str
 
 
+# The tab bar's pages by the start of their paths; "/" alone is the home tab.
+TAB_PREFIXES = (("/report/", "report"), ("/cases/", "grid"), ("/notifications/", "notifications"))
+# Nav items the tab bar already offers (kept out of the menu for those who have it).
+TAB_KEYS = frozenset({"home", "report"})
+
+
 class Shell:
     site_name = _("Fengqiao")
     tagline = _("Grid governance and grievance handling")
@@ -76,6 +82,30 @@ class Shell:
             items.append(NavItem(_("Django admin"), reverse("admin:index"), "admin"))
             items.append(NavItem(_("API docs"), reverse("api-docs"), "api-docs"))
         return items
+
+    @cached_property
+    def has_tabbar(self) -> bool:
+        """Grid workers walk their grid with the phone in one hand: their four main pages sit
+        in a tab bar at the bottom of a phone's screen (templates/includes/tabbar.html)."""
+        return self.home_kind == "grid"
+
+    @cached_property
+    def menu(self) -> list[NavItem]:
+        """The navigation in the phone's header menu: what the tab bar does not already hold."""
+        if not self.has_tabbar:
+            return self.nav
+        return [item for item in self.nav if item.key not in TAB_KEYS]
+
+    @cached_property
+    def tab(self) -> str:
+        """The tab of the current page, for aria-current ("" when none is)."""
+        path = self.request.path
+        if path == "/":
+            return "home"
+        for prefix, key in TAB_PREFIXES:
+            if path.startswith(prefix):
+                return key
+        return ""
 
     @cached_property
     def current(self) -> str:

@@ -28,6 +28,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from grids.maplinks import navigation_links
 from grids.models import Region
 from grids.scoping import scope_regions, sees_everything
 from grievances import selectors, services, views_track
@@ -243,10 +244,15 @@ def _render_detail(request, case: Grievance, *, bound: ActForm | None = None, st
         "whistles": list(case.whistles.all()) if hasattr(case, "whistles") else [],
         "durations": _duration_rows(case),
         "max_photos": MAX_PER_CASE,
+        "nav_links": navigation_links(
+            case.lat, case.lng, case.display_code, request.headers.get("User-Agent", "")
+        ),
         "map_tile_url": getattr(settings, "MAP_TILE_URL", ""),
         "map_attribution": getattr(settings, "MAP_TILE_ATTRIBUTION", ""),
     }
-    return render(request, "grievances/cases/detail.html", context, status=status)
+    response = render(request, "grievances/cases/detail.html", context, status=status)
+    patch_vary_headers(response, ("User-Agent",))  # the map apps offered depend on the phone
+    return response
 
 
 @login_required

@@ -20,11 +20,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from grids import limits
+from grids import held, limits
 from grids.locate import locate
 from grids.models import Role
 from grids.views import GRID_ROLES, request_roles
-from grievances import idempotency, selectors, services
+from grievances import attachments, idempotency, selectors, services
 from grievances.forms import (
     ComplainantFormSet,
     ReportForm,
@@ -39,6 +39,8 @@ INTAKE_ROLES = GRID_ROLES | {Role.CENTRE_STAFF, Role.LEADER, "superuser"}
 
 # Session keys.
 DONE_KEY = "intake_done"  # what /report/done/ shows: the code stays out of the URL
+# The form's field of photos held from an earlier send (grids.held): one token each.
+HELD_FIELD = "held_photos"
 
 
 # --- Limits ------------------------------------------------------------------------------------
@@ -112,7 +114,7 @@ def _map_context(request, form) -> dict:
     }
 
 
-def _render_report(request, form, formset, *, status: int = 200, limited: bool = False):
+def _render_report(request, form, formset, *, status: int = 200, limited: bool = False, kept=()):
     chosen = None
     if form.is_bound and not form.staff:
         chosen = _chosen_region(form, "region")
@@ -134,6 +136,8 @@ def _render_report(request, form, formset, *, status: int = 200, limited: bool =
             else []
         ),
         "has_errors": bool(form.errors or (formset is not None and _formset_errors(formset))),
+        "held_photos": held.describe(request, [token for token, _upload in kept]),
+        "max_photos": attachments.MAX_PER_CASE,
         **_map_context(request, form),
     }
     return render(request, "grievances/report.html", context, status=status)
@@ -183,16 +187,20 @@ def report(request):
         return _render_report(request, form, formset)
 
     formset = ComplainantFormSet(request.POST, prefix="people") if staff else None
+    # Photos held from an earlier send of this form come first, then those chosen now.
+    kept = held.take(request, request.POST.getlist(HELD_FIELD))
     if not request.user.is_authenticated and over_limit("public_create", _client_ip(request)):
         # The text comes back for later; the photos are not even opened (decoding them is
-        # the expensive part of a report).
+        # the expensive part of a report): only those held already stay.
         form = ReportForm(request.POST, **form_kwargs)
-        return _render_report(request, form, formset, status=429, limited=True)
-    form = ReportForm(request.POST, request.FILES, **form_kwargs)
+        return _render_report(request, form, formset, status=429, limited=True, kept=kept)
+    files = request.FILES.copy()
+    files.setlist("photos", [upload for _token, upload in kept] + request.FILES.getlist("photos"))
+    form = ReportForm(request.POST, files, **form_kwargs)
     form_ok = form.is_valid()
     formset_ok = formset is None or formset.is_valid()
     if not (form_ok and formset_ok):
-        return _render_report(request, form, formset)
+        return _render_report(request, form, formset, kept=_hold(request, kept, files))
     try:
         case = _submit(request, form, formset)
     except idempotency.KeyReused:
@@ -206,11 +214,12 @@ def report(request):
             ),
         )
         form.new_key()
-        return _render_report(request, form, formset)
+        return _render_report(request, form, formset, kept=_hold(request, kept, files))
     except services.CaseError as exc:
         # Several refused photos come as one message, a line each.
         form.add_error(_error_field(form, exc), exc.message.split("\n"))
-        return _render_report(request, form, formset)
+        return _render_report(request, form, formset, kept=_hold(request, kept, files))
+    held.release(request, [token for token, _upload in kept])
 
     # Every complainant with a phone gets the tracking code by SMS (grievances.notifications,
     # once the relay hands the report over: a fraction of a second).
@@ -228,6 +237,27 @@ def report(request):
         # The reporter proved the case by sending it: /track/ shows it without retyping.
         prove(request, case)
     return redirect("report-done")
+
+
+def _hold(request, kept, files) -> list[tuple[str, object]]:
+    """The photos of a form sent back with errors that we can take, held for the next send
+    (grids.held): those held already keep their token; a new one is held if it reads as a
+    photo (the check is remembered on the upload), up to the limit of a report."""
+    tokens = {id(upload): token for token, upload in kept}
+    result = []
+    for upload in files.getlist("photos"):
+        if len(result) >= attachments.MAX_PER_CASE:
+            break
+        token = tokens.get(id(upload))
+        if token is None:
+            try:
+                photo = attachments.process(upload)
+            except attachments.UploadError:
+                continue  # named in the form's errors; nothing to keep
+            preview_type = attachments.CONTENT_TYPES[photo.thumbnail_extension]
+            token = held.hold(request, upload, photo.thumbnail, preview_type)
+        result.append((token, upload))
+    return result
 
 
 # --- /report/nearby/ ---------------------------------------------------------------------------

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
+from grids.scoping import role_regions
+from grids.views import GRID_ROLES
 from grievances import selectors
 from grievances.labels import shown
 from grievances.models import (
+    OPEN_STATES,
     Complexity,
     HandlingLevel,
     RejectReason,
@@ -253,3 +258,16 @@ def category_name(category) -> str:
     if (get_language() or "").startswith("en") and category.name_en:
         return category.name_en
     return category.name
+
+
+@register.simple_tag(takes_context=True)
+def my_grid_cases_url(context) -> str:
+    """The tab bar's 我的网格: the case list filtered to the open cases of the worker's grid
+    (all of their grids when they serve several); the list keeps the filters to change."""
+    request = context.get("request")
+    params = [("state", str(state)) for state in OPEN_STATES]
+    user = getattr(request, "user", None)
+    grids = role_regions(user, GRID_ROLES) if user is not None else []
+    if len(grids) == 1:
+        params.append(("region", grids[0].code))
+    return f"{reverse('case-list')}?{urlencode(params)}"

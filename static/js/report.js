@@ -307,29 +307,42 @@
     });
   }
 
-  if (photos && window.DataTransfer && window.Promise && window.URL) {
+  // Shrink new photos; the status line says what it saved. Resolves with the files to send.
+  function prepare(files) {
+    var before = files.reduce(function (sum, f) { return sum + f.size; }, 0);
+    shrinking++;
+    photoStatus.textContent = t("shrinking");
+    return Promise.all(files.map(shrink)).then(function (smaller) {
+      var after = smaller.reduce(function (sum, f) { return sum + f.size; }, 0);
+      photoStatus.textContent = after < before
+        ? t("shrunk", { before: sizeText(before), after: sizeText(after) })
+        : "";
+      shrinking--;
+      // After whoever asked has put the smaller files in the input (a later task).
+      setTimeout(function () {
+        if (!shrinking && submitWhenReady) {
+          submitWhenReady = false;
+          form.requestSubmit ? form.requestSubmit() : form.submit();
+        }
+      }, 0);
+      return smaller;
+    });
+  }
+
+  if (photos && window.fengqiaoPhotos) {
+    // static/js/photo_picker.js keeps the list of photos and asks this to shrink new ones.
+    window.fengqiaoPhotos.prepare = prepare;
+  } else if (photos && window.DataTransfer && window.Promise && window.URL) {
     photos.addEventListener("change", function () {
       var files = Array.prototype.slice.call(photos.files || []);
       if (!files.length) return;
-      var before = files.reduce(function (sum, f) { return sum + f.size; }, 0);
-      shrinking++;
-      photoStatus.textContent = t("shrinking");
-      Promise.all(files.map(shrink)).then(function (smaller) {
-        var after = smaller.reduce(function (sum, f) { return sum + f.size; }, 0);
+      prepare(files).then(function (smaller) {
         try {
           var dt = new DataTransfer();
           smaller.forEach(function (f) { dt.items.add(f); });
           photos.files = dt.files; // does not fire "change" again
-          photoStatus.textContent = after < before
-            ? t("shrunk", { before: sizeText(before), after: sizeText(after) })
-            : "";
         } catch (e) {
           photoStatus.textContent = ""; // keep the originals
-        }
-        shrinking--;
-        if (!shrinking && submitWhenReady) {
-          submitWhenReady = false;
-          form.requestSubmit ? form.requestSubmit() : form.submit();
         }
       });
     });

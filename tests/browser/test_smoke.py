@@ -63,9 +63,17 @@ def _fits_the_phone(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
+def _header_control(page, selector: str):
+    """A control of the header: on a phone it sits in the menu, opened first."""
+    toggle = page.locator(".site-menu__toggle")
+    if toggle.is_visible() and page.locator(".site-menu[open]").count() == 0:
+        toggle.click()
+    return page.locator(selector).locator("visible=true").first
+
+
 def _switch_to(page, language: str) -> None:
     with page.expect_navigation():
-        page.click(f".lang-switch button[value='{language}']")
+        _header_control(page, f".lang-switch button[value='{language}']").click()
 
 
 @pytest.mark.parametrize("role", list(HEADINGS))
@@ -91,9 +99,9 @@ def test_each_role_signs_in_and_switches_language(
     assert _fits_the_phone(page)
     page.screenshot(path=str(screenshots_dir / f"{role}-en.png"), full_page=True)
 
-    # Log out through the POST form in the navigation.
+    # Log out through the POST form in the navigation (the menu on a phone).
     with page.expect_navigation():
-        page.click(".account__logout button")
+        _header_control(page, ".account__logout button, .site-menu__logout button").click()
     assert page.locator(".account__name").count() == 0
     assert page.foreign_requests == []
     assert page.console_errors == []
