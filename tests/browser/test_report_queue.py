@@ -179,3 +179,42 @@ def test_field_errors_come_back_into_the_form_and_an_expired_session_asks_to_sig
     assert Grievance.objects.count() == 2
     assert Grievance.objects.get(title="路灯损坏").reporter == people.grid_worker
     assert queue(page) == []
+
+
+def test_a_waiting_report_is_edited_with_its_photos_or_deleted(
+    tree, people, live_server, phone, photos
+):
+    page = phone
+    context = page.context
+    context.set_offline(True)
+    fill_report(page, tree, photos, "挡墙垮塌隐患")
+    page.click("[data-submit]")
+    wait_until(page, f"{COUNT} === '待发送 1 条'")
+    fill_report(page, tree, photos[:1], "路灯损坏")
+    page.click("[data-submit]")
+    wait_until(page, f"{COUNT} === '待发送 2 条'")
+
+    # Edited: back in the form with its photos, and out of the queue until sent again.
+    first = page.locator("[data-outbox-item]", has_text="挡墙垮塌隐患")
+    first.locator("[data-outbox-edit]").click()
+    wait_until(page, "document.getElementById('id_title').value === '挡墙垮塌隐患'")
+    assert page.evaluate("document.getElementById('id_photos').files.length") == 2
+    assert page.input_value("#id_grid") == tree.grid_a1.code
+    assert page.input_value("#id_category") == "hazard.road"
+    wait_until(page, f"{COUNT} === '待发送 1 条'")
+    assert sorted(queue(page)) == ["editing", "queued"]
+
+    # Deleted after a confirmation.
+    page.once("dialog", lambda dialog: dialog.accept())
+    other = page.locator("[data-outbox-item]", has_text="路灯损坏")
+    other.locator("[data-outbox-delete]").click()
+    wait_until(page, f"{QUEUE}.then((s) => s.join() === 'editing')")
+
+    # The connection back, the edited report sent from the form: one case, both photos.
+    context.set_offline(False)
+    page.fill("#id_title", "挡墙开裂")
+    with page.expect_navigation():
+        page.click("[data-submit]")
+    assert page.url == f"{live_server.url}/report/done/"
+    case = Grievance.objects.get()
+    assert case.title == "挡墙开裂" and case.attachments.count() == 2
