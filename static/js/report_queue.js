@@ -21,8 +21,9 @@
  * Sending rules: an item leaves the queue only on a 201 or 200 JSON answer that names the case
  * (fetch with redirect "manual": a login page never passes for success). 401, 403 or a
  * redirect: it stays, and the worker is asked to sign in again. 400 (or 422, a key used by
- * another report): it stays with its field errors. 429, 5xx, a network failure: it is tried
- * again later, with a growing wait (at least the server's Retry-After). A page that flushes
+ * another report, or another 4xx): it stays with its field errors until it is edited. 408,
+ * 429, 5xx, a network failure: it is tried again later, with a growing wait (at least the
+ * server's Retry-After). A page that flushes
  * sends its own fresh CSRF token; the service worker the stored one. One Web Lock keeps the
  * page and the service worker from sending at the same time, and the queued → sending step
  * in one IndexedDB transaction is a second guard; a "sending" left behind for more than two
@@ -226,8 +227,9 @@
     return isNaN(when) ? 0 : Math.max(0, (when - now()) / 1000);
   }
 
-  /* Whether the sender may send `item` now. `options.early`: a network failure's wait is
-     cut short (the connection is back); a server's wait (429, 5xx) is still honoured. */
+  /* Whether the sender may send `item` now. A flush is asked for when the connection may be
+     back (online, Background Sync, a page opened): a network failure's wait is cut short
+     then, unless `options.early` is false; a server's wait (429, 5xx) is always honoured. */
   function due(item, options) {
     if (!SENDABLE[item.status]) return false;
     if (item.status === "needs-sign-in" && !options.csrfToken) return false; // needs a page
@@ -235,7 +237,7 @@
       return false; // written by someone else than the page's user: never sent from here
     }
     if (!item.next || item.next <= now()) return true;
-    return !!options.early && item.problem === "network";
+    return options.early !== false && item.problem === "network";
   }
 
   /* queued → sending in one transaction: only one sender gets the item. */
@@ -343,9 +345,12 @@
         });
       }
       if (status === 401 || status === 403) return signIn(item, answer);
-      if ((status === 400 || status === 422) && answer && answer.errors) {
-        var patch = { status: "failed-fields", errors: answer.errors, problem: "fields", next: 0 };
-        if (answer.idempotency_key) {
+      // A refusal of the report itself (400 and 422 name the fields; another 4xx, such as a
+      // body too large for a proxy, would be refused again as it is): it waits for an edit.
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        var errors = (answer && answer.errors) || {};
+        var patch = { status: "failed-fields", errors: errors, problem: "fields", next: 0 };
+        if (answer && answer.idempotency_key) {
           patch.fields = setField(item.fields, "idempotency_key", answer.idempotency_key);
         }
         return settle(item, patch).then(function () {
@@ -422,7 +427,7 @@
   /* Send every item that is due, one after another, under the lock.
 
      options: csrfToken (a page's fresh token; without it, each item's own), userId (a page's
-     user: only that writer's items are sent), early (a network failure's wait is cut short),
+     user: only that writer's items are sent), early (false: a network failure's wait holds),
      only (an item id: that one alone), fetch (for a caller's own fetch).
      Resolves with {results, sent, waiting, retryAt}: retryAt is when the earliest item that
      waits for a retry is due (null: none). */
