@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import math
 import os
 import threading
 import time
@@ -163,6 +164,17 @@ def over_scope_limit(scope: str, ident: str) -> bool:
         return False
     limit, seconds = rate
     return over_limit(f"{scope}:{ident}", limit, seconds)
+
+
+def scope_wait(scope: str, now: float | None = None) -> int:
+    """Whole seconds until the current window of an API throttle `scope` ends: when a client
+    refused by over_scope_limit may try again (its Retry-After)."""
+    rate = scope_rate(scope)
+    if rate is None:
+        return 0
+    seconds = rate[1]
+    now = time.time() if now is None else now
+    return max(1, math.ceil(seconds - now % seconds))
 
 
 class WindowThrottle(SimpleRateThrottle):

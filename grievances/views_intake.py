@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -24,7 +25,7 @@ from grids import held, limits
 from grids.locate import locate
 from grids.models import Role
 from grids.views import GRID_ROLES, request_roles
-from grievances import attachments, idempotency, selectors, services
+from grievances import attachments, idempotency, intake_answers, selectors, services
 from grievances.forms import (
     ComplainantFormSet,
     ReportForm,
@@ -34,6 +35,9 @@ from grievances.forms import (
 from grievances.models import Grievance, Source, State
 from grievances.privacy import mask_sent_to
 from grievances.views_track import prove
+
+if TYPE_CHECKING:
+    from grievances.intake import Submitted
 
 INTAKE_ROLES = GRID_ROLES | {Role.CENTRE_STAFF, Role.LEADER, "superuser"}
 
@@ -186,6 +190,55 @@ def report(request):
         formset = ComplainantFormSet(prefix="people") if staff else None
         return _render_report(request, form, formset)
 
+    if intake_answers.wanted(request):
+        return _answer_json(request, staff, form_kwargs)
+    outcome = _take(request, staff, form_kwargs)
+    if outcome.submitted is None:
+        limited = outcome.problem == LIMITED
+        status = 429 if limited else 200
+        return _render_report(
+            request,
+            outcome.form,
+            outcome.formset,
+            status=status,
+            limited=limited,
+            kept=outcome.kept,
+        )
+    return redirect("report-done")
+
+
+def _answer_json(request, staff: bool, form_kwargs: dict):
+    """The report queue's POST (grievances/intake_answers.py): the same outcome as JSON."""
+    refused = intake_answers.wrong_user(request)
+    if refused is not None:
+        return refused
+    outcome = _take(request, staff, form_kwargs, page=False)
+    if outcome.submitted is not None:
+        case, repeat = outcome.submitted
+        return intake_answers.sent(case, repeat=repeat, staff=staff)
+    if outcome.problem == LIMITED:
+        return intake_answers.limited("public_create")
+    status = 422 if outcome.problem == REUSED else 400
+    return intake_answers.errors(outcome.form, outcome.formset, status=status)
+
+
+# What a POST to /report/ came to when no case was sent.
+INVALID, LIMITED, REUSED = "invalid", "limited", "reused"
+
+
+class Outcome(NamedTuple):
+    """A POST to /report/: the case sent (`submitted`), or the form to show again and why
+    (`problem`: INVALID, LIMITED or REUSED)."""
+
+    form: ReportForm
+    formset: object
+    submitted: Submitted | None = None
+    problem: str = ""
+    kept: list | tuple = ()  # photos held for the page to show again (grids.held)
+
+
+def _take(request, staff: bool, form_kwargs: dict, *, page: bool = True) -> Outcome:
+    """Validate and send the report, whatever the answer's form (`page` or JSON)."""
     formset = ComplainantFormSet(request.POST, prefix="people") if staff else None
     # Photos held from an earlier send of this form come first, then those chosen now.
     kept = held.take(request, request.POST.getlist(HELD_FIELD))
@@ -193,16 +246,21 @@ def report(request):
         # The text comes back for later; the photos are not even opened (decoding them is
         # the expensive part of a report): only those held already stay.
         form = ReportForm(request.POST, **form_kwargs)
-        return _render_report(request, form, formset, status=429, limited=True, kept=kept)
+        return Outcome(form, formset, problem=LIMITED, kept=kept)
     files = request.FILES.copy()
     files.setlist("photos", [upload for _token, upload in kept] + request.FILES.getlist("photos"))
     form = ReportForm(request.POST, files, **form_kwargs)
+
+    def hold():
+        # The page shows the photos again; the queue (JSON) keeps its own copy.
+        return _hold(request, kept, files) if page else []
+
     form_ok = form.is_valid()
     formset_ok = formset is None or formset.is_valid()
     if not (form_ok and formset_ok):
-        return _render_report(request, form, formset, kept=_hold(request, kept, files))
+        return Outcome(form, formset, problem=INVALID, kept=hold())
     try:
-        case = _submit(request, form, formset)
+        submitted = _submit(request, form, formset)
     except idempotency.KeyReused:
         # The key of this form already sent another report (its answer lost): this one is
         # a report of its own once sent again, with a new key.
@@ -214,13 +272,18 @@ def report(request):
             ),
         )
         form.new_key()
-        return _render_report(request, form, formset, kept=_hold(request, kept, files))
+        return Outcome(form, formset, problem=REUSED, kept=hold())
     except services.CaseError as exc:
         # Several refused photos come as one message, a line each.
         form.add_error(_error_field(form, exc), exc.message.split("\n"))
-        return _render_report(request, form, formset, kept=_hold(request, kept, files))
+        return Outcome(form, formset, problem=INVALID, kept=hold())
     held.release(request, [token for token, _upload in kept])
+    _remember_done(request, form, formset, submitted.case, staff)
+    return Outcome(form, formset, submitted)
 
+
+def _remember_done(request, form, formset, case: Grievance, staff: bool) -> None:
+    """What /report/done/ shows; a resident has proven the case by sending it."""
     # Every complainant with a phone gets the tracking code by SMS (grievances.notifications,
     # once the relay hands the report over: a fraction of a second).
     people = form.people(formset)
@@ -236,7 +299,6 @@ def report(request):
     if not staff:
         # The reporter proved the case by sending it: /track/ shows it without retyping.
         prove(request, case)
-    return redirect("report-done")
 
 
 def _hold(request, kept, files) -> list[tuple[str, object]]:
@@ -309,7 +371,7 @@ def _initial(request) -> dict:
     return initial
 
 
-def _submit(request, form, formset) -> Grievance:
+def _submit(request, form, formset) -> Submitted:
     """The API's intake (case, complainants, photos on the first event, one transaction)."""
     from grievances.intake import submit_report as api_submit
 
@@ -343,7 +405,7 @@ def _submit(request, form, formset) -> Grievance:
     }
     user = request.user if request.user.is_authenticated else None
     # A repeat (the key's case, from an earlier send of this form) ends on the same done page.
-    return api_submit(payload, user, source, data.get("idempotency_key")).case
+    return api_submit(payload, user, source, data.get("idempotency_key"))
 
 
 def _error_field(form, exc: services.CaseError) -> str | None:

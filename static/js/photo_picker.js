@@ -9,6 +9,8 @@
  *
  * Another script may set window.fengqiaoPhotos.prepare: a function from an array of new Files
  * to a Promise of the Files to keep in their place (report.js makes large photos smaller).
+ * window.fengqiaoPhotos.clear() empties the list, .replace(files) puts these files in its
+ * place (the report queue's edit, static/js/report_outbox.js).
  */
 (function () {
   "use strict";
@@ -115,12 +117,7 @@
   });
   renumber();
 
-  input.addEventListener("change", function () {
-    var added = Array.prototype.slice.call(input.files || []);
-    if (!added.length) {
-      toInput(); // a dialog closed without a choice: the list stays as it was
-      return;
-    }
+  function add(added) {
     var room = Math.max(0, max - heldItems().length - chosen.length);
     var left = Math.max(0, added.length - room);
     added = added.slice(0, room);
@@ -142,5 +139,34 @@
         toInput();
       });
     }
+  }
+
+  // No photo at all: the form emptied for the next report.
+  api.clear = function () {
+    chosen.forEach(function (entry) {
+      URL.revokeObjectURL(entry.url);
+    });
+    chosen = [];
+    note = "";
+    Array.prototype.forEach.call(list.querySelectorAll(".photo-preview"), function (item) {
+      item.remove(); // held ones with their box: their tokens are not sent
+    });
+    toInput();
+    renumber();
+  };
+
+  // These photos instead of those chosen (a queued report loaded back for editing).
+  api.replace = function (files) {
+    api.clear();
+    add(Array.prototype.slice.call(files || []));
+  };
+
+  input.addEventListener("change", function () {
+    var added = Array.prototype.slice.call(input.files || []);
+    if (!added.length) {
+      toInput(); // a dialog closed without a choice: the list stays as it was
+      return;
+    }
+    add(added);
   });
 })();

@@ -510,6 +510,29 @@
     window.addEventListener("pagehide", saveNow);
   }
 
+  /* ---- For the report queue (static/js/report_outbox.js) ---------------------------------- */
+  window.FengqiaoReport = {
+    shrinking: function () { return shrinking > 0; },
+    newKey: newKey,
+    // Load a saved report into the form (the draft's shape: {people, fields}).
+    load: function (draft) { restore(draft); saveSoon(); },
+    // The form empty for the next report: a new key, the pin and the draft gone.
+    clear: function () {
+      clearTimeout(timer);
+      form.reset();
+      if (latInput && latInput.value) {
+        clearPoint();
+        say("");
+      }
+      if (keyInput) keyInput.value = newKey();
+      if (photoStatus) photoStatus.textContent = "";
+      if (window.fengqiaoPhotos && window.fengqiaoPhotos.clear) window.fengqiaoPhotos.clear();
+      else if (photos) photos.dispatchEvent(new Event("change", { bubbles: true }));
+      clearTimeout(timer); // clearPoint asked for a save
+      if (store) store.removeItem(key);
+    },
+  };
+
   /* ---- After a failed send: take the reader to what needs fixing -------------------------- */
   var errors = document.getElementById("report-errors");
   if (errors) errors.focus();
