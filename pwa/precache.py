@@ -13,6 +13,7 @@ modification time changes (a `stat` each, a few microseconds in all).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+log = logging.getLogger(__name__)
 
 # The files every page of the grid worker's phone needs (templates/base.html, the report
 # page, the case pages and their maps). The dashboards' charts stay out: they are big and no
@@ -112,14 +115,18 @@ def file_revision(path: str) -> str:
 
 
 def static_entries() -> list[Entry]:
-    """The shell's static files that exist, with their URLs as the storage gives them."""
+    """The shell's static files that exist, with their URLs as the storage gives them.
+
+    A shell file that has gone (renamed in a release) is left out with a warning rather
+    than failing /sw.js: a worker that cannot install keeps no page at all.
+    tests/pwa/test_shell.py fails on it."""
     entries = []
     for name in SHELL_FILES + OPTIONAL_FILES:
         path = source_path(name)
         if path is None:
-            if name in OPTIONAL_FILES:
-                continue
-            raise FileNotFoundError(f"static file {name!r} of the phone app's shell is missing")
+            if name not in OPTIONAL_FILES:
+                log.warning("static file %r of the phone app's shell is missing", name)
+            continue
         entries.append(Entry(staticfiles_storage.url(name), file_revision(path)))
     return entries
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from django import template
+from django.urls import NoReverseMatch, reverse
 
 register = template.Library()
 
@@ -21,10 +22,16 @@ def session_mark(user) -> str:
 
 @register.inclusion_tag("pwa/_head.html", takes_context=True)
 def pwa_head(context):
+    try:
+        manifest, worker = reverse("pwa-manifest"), reverse("pwa-sw")
+    except NoReverseMatch:
+        return {}  # a URLconf without the phone app (a test's own): no app then
     request = context.get("request")
     user = getattr(request, "user", None)
     match = getattr(request, "resolver_match", None)
     return {
+        "manifest": manifest,
+        "worker": worker,
         "session": session_mark(user),
         # The offline page is rendered for nobody but shown to whoever is signed in: it must
         # not make the phone forget their pages.

@@ -77,6 +77,11 @@ def test_the_worker_loads_workbox_and_each_of_its_modules_from_this_site(client)
         assert client.get(url).status_code == 200, url
 
 
+def test_every_file_of_the_shell_is_there():
+    missing = [name for name in precache.SHELL_FILES if precache.source_path(name) is None]
+    assert missing == []
+
+
 def test_every_precached_url_answers(client):
     config = worker_config(client)
     urls = [entry["url"] for entry in config["precache"]]
