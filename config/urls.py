@@ -67,6 +67,7 @@ urlpatterns = [
     path("", include("evaluation.urls")),
     path("", include("mediation.urls")),
     path("", include("grids.urls")),
+    path("", include("pwa.urls")),
 ]
 
 handler403 = "grids.views.permission_denied"

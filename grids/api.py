@@ -13,7 +13,7 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.settings import api_settings
@@ -21,6 +21,12 @@ from rest_framework.settings import api_settings
 from grids import lockout
 from grids.locate import locate
 from grids.models import Level, Region, RegionBoundary
+from grids.scoping import role_regions, subtree_q
+from grids.views import GRID_ROLES
+
+# The most grids /regions/mine/ returns: a grid leader's village has a handful, a township's
+# grid police a few dozen; boundaries are unsimplified, so the answer stays bounded.
+MINE_MAX = 60
 
 
 class RegionRefSerializer(serializers.ModelSerializer):
@@ -118,6 +124,39 @@ class LocateResultSerializer(serializers.Serializer):
     path = RegionRefSerializer(many=True)
 
 
+class MyGridsSerializer(serializers.Serializer):
+    """A GeoJSON FeatureCollection: one Feature per grid, its boundary as the geometry."""
+
+    type = serializers.CharField()
+    features = serializers.ListField(child=serializers.DictField())
+    truncated = serializers.BooleanField()
+
+
+def my_grids(user) -> dict:
+    """The grids the user works in as a grid worker, grid police or grid leader (the grids
+    of the subtrees of those memberships), with their boundaries, as GeoJSON. Two queries:
+    the memberships and the grids with their boundaries."""
+    regions = role_regions(user, GRID_ROLES)
+    rows = list(
+        Region.objects.filter(subtree_q(regions), level=Level.GRID)
+        .select_related("boundary")
+        .order_by("tree_id", "lft")[: MINE_MAX + 1]
+        if regions
+        else []
+    )
+    features = []
+    for region in rows[:MINE_MAX]:
+        boundary = getattr(region, "boundary", None)
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": boundary.geometry if boundary else None,
+                "properties": {"code": region.code, "name": region.name},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features, "truncated": len(rows) > MINE_MAX}
+
+
 class RegionViewSet(viewsets.ReadOnlyModelViewSet):
     """The region tree. Geography is public: no login needed."""
 
@@ -160,6 +199,25 @@ class RegionViewSet(viewsets.ReadOnlyModelViewSet):
                 "path": RegionRefSerializer(path, many=True).data,
             }
         )
+
+    @extend_schema(
+        responses={
+            200: MyGridsSerializer,
+            403: OpenApiResponse(description=_("Not signed in")),
+        },
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        pagination_class=None,
+        filterset_class=None,
+        authentication_classes=api_settings.DEFAULT_AUTHENTICATION_CLASSES,
+        permission_classes=[IsAuthenticated],
+    )
+    def mine(self, request):
+        """The signed-in grid worker's own grids with their boundaries (GeoJSON), for the
+        report page's map: it draws them even when no map tile loads."""
+        return Response(my_grids(request.user))
 
 
 class TokenRequestSerializer(serializers.Serializer):

@@ -230,6 +230,30 @@
     }
   })();
 
+  /* ---- The worker's own grids on the map ------------------------------------------------ */
+  // Their boundaries come from the site, not from the tiles: without internet (the service
+  // worker keeps this answer) the map still shows where the grids lie around the pin.
+  (function drawMyGrids() {
+    var node = document.getElementById("report-map");
+    var url = node && node.getAttribute("data-grids-url");
+    if (!map || !url) return;
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (grids) {
+        if (!grids || !grids.features || !grids.features.length) return;
+        var layer = window.L.geoJSON(grids, {
+          interactive: false, // a tap inside a grid still places the pin
+          style: { color: "#17467a", weight: 2, fillOpacity: 0.06 },
+        }).addTo(map);
+        layer.bringToBack();
+      })
+      .catch(function () {
+        /* no boundaries: the map and the pin work as before */
+      });
+  })();
+
   /* ---- More complainants ---------------------------------------------------------------- */
   var addPerson = form.querySelector("[data-add-person]");
   var template = document.getElementById("person-template");

@@ -325,6 +325,7 @@ def visits(world, people, depts, roster) -> list[tuple[str, object, list[str]]]:
                 "/accounts/password/reset/",
                 "/accounts/password/reset/done/",
                 "/accounts/reset/done/",
+                "/offline/",
             ],
         ),
         ("resident (tracking)", "track", ["/track/"]),
