@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -49,6 +50,7 @@ EVENT_LABELS = {
     "note": gettext_lazy("Progress update"),
     "rate": gettext_lazy("Rated"),
     "return_visit": gettext_lazy("Return visit"),
+    "join": gettext_lazy("Complainant joined"),
 }
 
 
@@ -486,7 +488,9 @@ METRES_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180
 @dataclass(frozen=True)
 class NearbyCase:
     """One open case near a point. `pk`, `tracking_code` and `title` are filled only for a
-    staff member's own scope; the public gets the other four fields."""
+    staff member's own scope; the public gets the other four fields. `case_id` is always
+    there and never shown: a higher app signs it into a token (duplicates: the join button),
+    so that a resident names the case without ever seeing its id."""
 
     category: Category
     state: str
@@ -495,6 +499,7 @@ class NearbyCase:
     pk: int | None = None
     tracking_code: str = ""
     title: str = ""
+    case_id: int | None = None
 
     @property
     def state_label(self) -> str:
@@ -520,7 +525,15 @@ def category_family(code: str) -> list[Category]:
     found = Category.objects.filter(code=code).values_list("pk", "parent_id").first()
     if found is None:
         raise services.InvalidInput(gettext("Unknown category."), field="category")
-    pk, parent_id = found
+    return _family(*found)
+
+
+def category_family_of(category: Category) -> list[Category]:
+    """category_family for a category already read (its id and parent): one query."""
+    return _family(category.pk, category.parent_id)
+
+
+def _family(pk: int, parent_id: int | None) -> list[Category]:
     head = parent_id or pk
     return list(
         Category.objects.filter(Q(pk=pk) | Q(parent_id=head)).only("code", "name", "name_en")
@@ -537,6 +550,43 @@ def nearby_box(lng: float, lat: float, radius_m: float) -> tuple[float, float, f
     return lng - dlng, lng + dlng, lat - dlat, lat + dlat
 
 
+def open_cases_near(
+    lng: float,
+    lat: float,
+    family: Iterable[int],
+    *,
+    now: datetime,
+    columns: Iterable[str] = (),
+    queryset: QuerySet[Grievance] | None = None,
+) -> list[tuple[int, dict]]:
+    """The open cases within NEARBY_RADIUS_M of the point, reported in the NEARBY_DAYS days
+    before `now`, in the categories of ids `family`, as (distance in whole metres, row)
+    nearest first (the newest first at one distance). A row holds `columns` besides the
+    category, state, date and point. `queryset` narrows the cases (a user's scope, a case
+    left out). One query: the box over the index gr_open_nearby; the circle is cut here.
+
+    What the report page's list (nearby_cases) and the likely duplicate found at intake
+    (duplicates.selectors) both ask."""
+    min_lng, max_lng, min_lat, max_lat = nearby_box(lng, lat, NEARBY_RADIUS_M)
+    qs = (Grievance.objects.all() if queryset is None else queryset).filter(
+        category_id__in=list(family),
+        state__in=OPEN_STATES,
+        lat__gte=min_lat,
+        lat__lte=max_lat,
+        lng__gte=min_lng,
+        lng__lte=max_lng,
+        created_at__gte=now - timedelta(days=NEARBY_DAYS),
+    )
+    fields = ["category_id", "state", "created_at", "lng", "lat", *columns]
+    found = []
+    for row in qs.order_by().values(*fields)[:NEARBY_CANDIDATES]:
+        distance = haversine_m(lng, lat, row["lng"], row["lat"])
+        if distance <= NEARBY_RADIUS_M:
+            found.append((round(distance), row))
+    found.sort(key=lambda hit: (hit[0], -hit[1]["created_at"].timestamp()))
+    return found
+
+
 def nearby_cases(
     lng: float, lat: float, category: str, *, user=None, now: datetime | None = None
 ) -> list[NearbyCase]:
@@ -548,37 +598,25 @@ def nearby_cases(
     Three queries whatever the number of cases: the category, its family, the box.
     """
     family = {c.pk: c for c in category_family(category)}
-    now = now or timezone.now()
-    min_lng, max_lng, min_lat, max_lat = nearby_box(lng, lat, NEARBY_RADIUS_M)
-    qs = Grievance.objects.filter(
-        category_id__in=list(family),
-        state__in=OPEN_STATES,
-        lat__gte=min_lat,
-        lat__lte=max_lat,
-        lng__gte=min_lng,
-        lng__lte=max_lng,
-        created_at__gte=now - timedelta(days=NEARBY_DAYS),
-    ).order_by()
-    columns = ["category_id", "state", "created_at", "lng", "lat"]
     staff = user is not None
-    if staff:
-        qs = cases_for(user, qs)
-        columns += ["pk", "tracking_code", "title"]
-    found = []
-    for row in qs.values(*columns)[:NEARBY_CANDIDATES]:
-        distance = haversine_m(lng, lat, row["lng"], row["lat"])
-        if distance > NEARBY_RADIUS_M:
-            continue
-        found.append(
-            NearbyCase(
-                category=family[row["category_id"]],
-                state=row["state"],
-                distance_m=round(distance),
-                created_at=row["created_at"],
-                pk=row["pk"] if staff else None,
-                tracking_code=row["tracking_code"] if staff else "",
-                title=row["title"] if staff else "",
-            )
+    hits = open_cases_near(
+        lng,
+        lat,
+        family,
+        now=now or timezone.now(),
+        columns=["pk", "tracking_code", "title"],
+        queryset=cases_for(user) if staff else None,
+    )
+    return [
+        NearbyCase(
+            category=family[row["category_id"]],
+            state=row["state"],
+            distance_m=distance,
+            created_at=row["created_at"],
+            pk=row["pk"] if staff else None,
+            tracking_code=row["tracking_code"] if staff else "",
+            title=row["title"] if staff else "",
+            case_id=row["pk"],
         )
-    found.sort(key=lambda c: (c.distance_m, -c.created_at.timestamp()))
-    return found[:NEARBY_MAX]
+        for distance, row in hits[:NEARBY_MAX]
+    ]

@@ -1,0 +1,1 @@
+"""The demo's duplicates: filled in a later step."""
