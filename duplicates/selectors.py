@@ -3,7 +3,7 @@ centre sees on a case page, the two cases of a comparison."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 
 from duplicates.models import Join
 from grievances.models import Attachment, Grievance, State
@@ -57,10 +57,6 @@ def joins_of(case: Grievance, *, limit: int = 50) -> list[Join]:
     return rows
 
 
-def pending_count(case: Grievance) -> int:
-    return Join.objects.filter(grievance=case, state=Join.State.PENDING).count()
-
-
 def compared(user, pk: int, other_pk: int) -> tuple[Grievance, Grievance] | None:
     """The two cases of a comparison, both in `user`'s scope (None otherwise: a 404), with
     what the page shows of them: three queries whatever their photos and complainants."""
@@ -86,8 +82,3 @@ def distance_between(a: Grievance, b: Grievance) -> int | None:
     if None in (a.lng, a.lat, b.lng, b.lat):
         return None
     return round(haversine_m(a.lng, a.lat, b.lng, b.lat))
-
-
-def pending_joins(queryset: QuerySet[Join] | None = None) -> QuerySet[Join]:
-    qs = Join.objects.all() if queryset is None else queryset
-    return qs.filter(state=Join.State.PENDING)
