@@ -451,6 +451,9 @@ SPECTACULAR_SETTINGS = {
         "ExportKindEnum": "evaluation.models.Export.Kind",
         "HandlingLevelEnum": "grievances.models.HandlingLevel",
         "RejectReasonEnum": "grievances.models.RejectReason",
+        # The case's states keep their name beside the joins' states.
+        "StateEnum": "grievances.models.State",
+        "JoinStateEnum": "duplicates.models.Join.State",
     },
 }
 

@@ -8,7 +8,7 @@ from django.db.models import Prefetch
 from duplicates.models import Join
 from grievances.models import Attachment, Grievance, State
 from grievances.scoping import cases_for
-from grievances.selectors import category_family_of, haversine_m, open_cases_near
+from grievances.selectors import Spot, category_families, haversine_m, open_cases_near_spots
 
 # A case may be joined while it is open: not refused, closed or withdrawn.
 NOT_JOINABLE = (State.REJECTED, State.CLOSED, State.WITHDRAWN)
@@ -18,31 +18,31 @@ def joinable(case: Grievance) -> bool:
     return case.state not in NOT_JOINABLE
 
 
-def likely_duplicate(case: Grievance, *, families: dict | None = None) -> tuple[int, int] | None:
-    """(id, metres) of the open case nearest to `case`'s point: within 100 m, in the family
-    of its category (itself and its siblings), reported in the 30 days before it and not
-    after it; None without a point or without such a case. The query of the report page's
-    nearby list (grievances.selectors.open_cases_near), seen from the new case's place and
-    time. `families` caches category families by category id (a relay chunk's reports)."""
-    if case.lat is None or case.lng is None:
-        return None
-    if families is None:
-        families = {}
-    family = families.get(case.category_id)
-    if family is None:
-        family = families[case.category_id] = [c.pk for c in category_family_of(case.category)]
-    hits = open_cases_near(
-        case.lng,
-        case.lat,
-        family,
-        now=case.created_at,
-        columns=["pk"],
-        queryset=Grievance.objects.filter(created_at__lte=case.created_at).exclude(pk=case.pk),
-    )
-    if not hits:
-        return None
-    metres, row = hits[0]
-    return row["pk"], metres
+def likely_duplicates(cases: list[Grievance]) -> dict[int, tuple[int, int]]:
+    """For each of `cases` that has a point: (id, metres) of the open case nearest to it,
+    within 100 m, in the family of its category (itself and its siblings), reported in the
+    30 days before it and not after it, by case id; cases without a point or without such a
+    case are left out. The report page's nearby query (grievances.selectors), seen from each
+    new case's place and time: three queries for any number of cases."""
+    placed = [c for c in cases if c.lat is not None and c.lng is not None]
+    if not placed:
+        return {}
+    families = category_families({(c.category_id, c.category.parent_id) for c in placed})
+    spots = [
+        Spot(c.lng, c.lat, frozenset(f.pk for f in families[c.category_id]), c.created_at)
+        for c in placed
+    ]
+    found = {}
+    for case, hits in zip(placed, open_cases_near_spots(spots, columns=["pk"]), strict=True):
+        earlier = (
+            (metres, row)
+            for metres, row in hits
+            if row["pk"] != case.pk and row["created_at"] <= case.created_at
+        )
+        nearest = next(earlier, None)
+        if nearest is not None:
+            found[case.pk] = (nearest[1]["pk"], nearest[0])
+    return found
 
 
 def joins_of(case: Grievance, *, limit: int = 50) -> list[Join]:

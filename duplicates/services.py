@@ -13,7 +13,7 @@ from collections.abc import Collection
 
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -22,7 +22,7 @@ from duplicates.models import Join
 from grids.scoping import sees_everything
 from grievances import services as cases
 from grievances.models import Complainant, Grievance
-from grievances.relay import chunk_cache, on_event
+from grievances.relay import on_event
 
 # --- The token of a nearby case ------------------------------------------------------------
 # The report page names a case to join by a signed token, not its id or code: a resident
@@ -199,9 +199,14 @@ def join_decline(join: Join, user) -> Join:
 def flag_likely_duplicates(event_ids: list[int]) -> int:
     """The relay's handler for new reports: store on each case with a point the nearest
     open case of its category's family reported before it (duplicates.selectors), so that
-    the centre's queues show it from the row. Idempotent: a case already flagged is left
-    as it is, and a relay that runs the chunk again finds the same case."""
-    rows = list(
+    the centre's queues show it from the row. A few statements for a whole chunk of
+    reports. Idempotent: a case already flagged is left as it is, and a relay that runs the
+    chunk again finds the same case.
+
+    The flag does not count as a write to the case (its version): it changes nothing that
+    an act decides on, and counting it would refuse an act sent from a page opened in the
+    fraction of a second before the relay found it."""
+    cases_ = list(
         Grievance.objects.filter(
             events__pk__in=event_ids,
             likely_duplicate_of__isnull=True,
@@ -209,15 +214,14 @@ def flag_likely_duplicates(event_ids: list[int]) -> int:
             lng__isnull=False,
         ).select_related("category")
     )
-    families = chunk_cache().setdefault("duplicates.families", {})
-    flagged = 0
-    for case in rows:
-        found = selectors.likely_duplicate(case, families=families)
-        if found is None:
-            continue
-        other_id, metres = found
-        # The flag shows on the case's page and queue rows: a write to the case (version).
-        flagged += Grievance.objects.filter(pk=case.pk, likely_duplicate_of__isnull=True).update(
-            likely_duplicate_of_id=other_id, likely_duplicate_m=metres, version=F("version") + 1
-        )
-    return flagged
+    found = selectors.likely_duplicates(cases_)
+    if not found:
+        return 0
+    return Grievance.objects.filter(pk__in=list(found), likely_duplicate_of__isnull=True).update(
+        likely_duplicate_of_id=Case(
+            *(When(pk=pk, then=Value(other)) for pk, (other, _m) in found.items())
+        ),
+        likely_duplicate_m=Case(
+            *(When(pk=pk, then=Value(metres)) for pk, (_o, metres) in found.items())
+        ),
+    )

@@ -405,7 +405,8 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
     # reported in the 30 days before it) and how far it lies: a likely duplicate (疑似重复),
     # found by the duplicates app once the report is in (the outbox relay, never the intake
     # request) and stored, so that a queue shows the flag from the row it already reads.
-    # Cases without a point are not compared by place.
+    # Cases without a point are not compared by place. Not counted in `version`: a hint to
+    # the centre, not a change an act depends on.
     likely_duplicate_of = models.ForeignKey(
         "self",
         verbose_name=_("likely duplicate of"),

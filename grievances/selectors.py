@@ -525,19 +525,21 @@ def category_family(code: str) -> list[Category]:
     found = Category.objects.filter(code=code).values_list("pk", "parent_id").first()
     if found is None:
         raise services.InvalidInput(gettext("Unknown category."), field="category")
-    return _family(*found)
+    return category_families([found])[found[0]]
 
 
-def category_family_of(category: Category) -> list[Category]:
-    """category_family for a category already read (its id and parent): one query."""
-    return _family(category.pk, category.parent_id)
-
-
-def _family(pk: int, parent_id: int | None) -> list[Category]:
-    head = parent_id or pk
-    return list(
-        Category.objects.filter(Q(pk=pk) | Q(parent_id=head)).only("code", "name", "name_en")
+def category_families(categories: Iterable[tuple[int, int | None]]) -> dict[int, list[Category]]:
+    """category_family of each (id, parent id) given, by id: one query for them all."""
+    categories = list(categories)
+    heads = {pk: parent_id or pk for pk, parent_id in categories}
+    rows = list(
+        Category.objects.filter(Q(pk__in=heads) | Q(parent_id__in=set(heads.values()))).only(
+            "code", "name", "name_en", "parent_id"
+        )
     )
+    return {
+        pk: [c for c in rows if c.pk == pk or c.parent_id == head] for pk, head in heads.items()
+    }
 
 
 def nearby_box(lng: float, lat: float, radius_m: float) -> tuple[float, float, float, float]:
@@ -550,41 +552,68 @@ def nearby_box(lng: float, lat: float, radius_m: float) -> tuple[float, float, f
     return lng - dlng, lng + dlng, lat - dlat, lat + dlat
 
 
-def open_cases_near(
-    lng: float,
-    lat: float,
-    family: Iterable[int],
+@dataclass(frozen=True)
+class Spot:
+    """A point to look around: open cases of the categories `family` (ids) reported in the
+    NEARBY_DAYS days before `now`."""
+
+    lng: float
+    lat: float
+    family: frozenset[int]
+    now: datetime
+
+    @property
+    def since(self) -> datetime:
+        return self.now - timedelta(days=NEARBY_DAYS)
+
+    def q(self) -> Q:
+        min_lng, max_lng, min_lat, max_lat = nearby_box(self.lng, self.lat, NEARBY_RADIUS_M)
+        return Q(
+            category_id__in=sorted(self.family),
+            lat__gte=min_lat,
+            lat__lte=max_lat,
+            lng__gte=min_lng,
+            lng__lte=max_lng,
+            created_at__gte=self.since,
+        )
+
+
+def open_cases_near_spots(
+    spots: list[Spot],
     *,
-    now: datetime,
     columns: Iterable[str] = (),
     queryset: QuerySet[Grievance] | None = None,
-) -> list[tuple[int, dict]]:
-    """The open cases within NEARBY_RADIUS_M of the point, reported in the NEARBY_DAYS days
-    before `now`, in the categories of ids `family`, as (distance in whole metres, row)
-    nearest first (the newest first at one distance). A row holds `columns` besides the
-    category, state, date and point. `queryset` narrows the cases (a user's scope, a case
-    left out). One query: the box over the index gr_open_nearby; the circle is cut here.
+) -> list[list[tuple[int, dict]]]:
+    """For each spot, the open cases within NEARBY_RADIUS_M of it, as (distance in whole
+    metres, row) nearest first (the newest first at one distance). A row holds `columns`
+    besides the category, state, date and point; `queryset` narrows the cases (a user's
+    scope). One query for all the spots: a box per spot over the index gr_open_nearby (the
+    boxes ORed); each circle is cut here.
 
-    What the report page's list (nearby_cases) and the likely duplicate found at intake
-    (duplicates.selectors) both ask."""
-    min_lng, max_lng, min_lat, max_lat = nearby_box(lng, lat, NEARBY_RADIUS_M)
+    What the report page's list (nearby_cases) and the likely duplicates found for a relay
+    chunk of new reports (duplicates.selectors) both ask."""
+    if not spots:
+        return []
+    where = Q(pk__in=[])
+    for spot in spots:
+        where |= spot.q()
     qs = (Grievance.objects.all() if queryset is None else queryset).filter(
-        category_id__in=list(family),
-        state__in=OPEN_STATES,
-        lat__gte=min_lat,
-        lat__lte=max_lat,
-        lng__gte=min_lng,
-        lng__lte=max_lng,
-        created_at__gte=now - timedelta(days=NEARBY_DAYS),
+        where, state__in=OPEN_STATES
     )
     fields = ["category_id", "state", "created_at", "lng", "lat", *columns]
-    found = []
-    for row in qs.order_by().values(*fields)[:NEARBY_CANDIDATES]:
-        distance = haversine_m(lng, lat, row["lng"], row["lat"])
-        if distance <= NEARBY_RADIUS_M:
-            found.append((round(distance), row))
-    found.sort(key=lambda hit: (hit[0], -hit[1]["created_at"].timestamp()))
-    return found
+    rows = list(qs.order_by().values(*fields)[: NEARBY_CANDIDATES * len(spots)])
+    answers = []
+    for spot in spots:
+        found = []
+        for row in rows:
+            if row["category_id"] not in spot.family or row["created_at"] < spot.since:
+                continue
+            distance = haversine_m(spot.lng, spot.lat, row["lng"], row["lat"])
+            if distance <= NEARBY_RADIUS_M:
+                found.append((round(distance), row))
+        found.sort(key=lambda hit: (hit[0], -hit[1]["created_at"].timestamp()))
+        answers.append(found)
+    return answers
 
 
 def nearby_cases(
@@ -599,11 +628,8 @@ def nearby_cases(
     """
     family = {c.pk: c for c in category_family(category)}
     staff = user is not None
-    hits = open_cases_near(
-        lng,
-        lat,
-        family,
-        now=now or timezone.now(),
+    [hits] = open_cases_near_spots(
+        [Spot(lng, lat, frozenset(family), now or timezone.now())],
         columns=["pk", "tracking_code", "title"],
         queryset=cases_for(user) if staff else None,
     )
