@@ -433,6 +433,8 @@ REST_FRAMEWORK = {
         "rating_link": env_str("THROTTLE_RATING_LINK", "60/hour"),
         # Nearby open cases at a pin (API and the report page), per client address.
         "nearby": env_str("THROTTLE_NEARBY", "120/hour"),
+        # Joins of a nearby case (这就是我要反映的) sent without an account, per client address.
+        "join": env_str("THROTTLE_JOIN", "10/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -454,6 +456,9 @@ SPECTACULAR_SETTINGS = {
         "ExportKindEnum": "evaluation.models.Export.Kind",
         "HandlingLevelEnum": "grievances.models.HandlingLevel",
         "RejectReasonEnum": "grievances.models.RejectReason",
+        # The case's states keep their name beside the joins' states.
+        "StateEnum": "grievances.models.State",
+        "JoinStateEnum": "duplicates.models.Join.State",
     },
 }
 

@@ -46,6 +46,7 @@ api_v1 = [
     path("", include("notifications.urls_api")),
     path("", include("evaluation.urls_api")),
     path("", include("mediation.urls_api")),
+    path("", include("duplicates.urls_api")),
     path("", include(router.urls)),
 ]
 
@@ -66,6 +67,7 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("evaluation.urls")),
     path("", include("mediation.urls")),
+    path("", include("duplicates.urls")),
     path("", include("grids.urls")),
     path("", include("pwa.urls")),
 ]

@@ -12,3 +12,11 @@ class DuplicatesConfig(AppConfig):
 
     name = "duplicates"
     verbose_name = _("Duplicates")
+
+    def ready(self) -> None:
+        from duplicates import demo, services, views  # noqa: F401  relay handler, demo step
+        from grievances.views_cases import register_case_card
+        from grievances.views_intake import register_nearby_extra
+
+        register_nearby_extra("duplicates/_join_button.html", views.nearby_extra)
+        register_case_card("duplicates/case_card.html", views.case_card)

@@ -401,6 +401,25 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         db_index=False,  # partial index in Meta
     )
 
+    # The open case nearest to this one's point (within 100 m, in the category's family,
+    # reported in the 30 days before it) and how far it lies: a likely duplicate (疑似重复),
+    # found by the duplicates app once the report is in (the outbox relay, never the intake
+    # request) and stored, so that a queue shows the flag from the row it already reads.
+    # Cases without a point are not compared by place. Not counted in `version`: a hint to
+    # the centre, not a change an act depends on.
+    likely_duplicate_of = models.ForeignKey(
+        "self",
+        verbose_name=_("likely duplicate of"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # partial index in Meta
+    )
+    likely_duplicate_m = models.PositiveIntegerField(
+        _("distance to the likely duplicate (m)"), null=True, blank=True
+    )
+
     # Counts the writes to the case: every save adds one, so do the statements that move
     # many cases at once (they say so where they write), and so does every other write that
     # changes what the case's page and API show without saving the row (services.touch:
@@ -462,7 +481,9 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
             ),
             # Columns most cases leave empty are indexed where they are set: a new case
             # writes no entry for them (intake writes every index of the row).
-            *not_null_indexes("gr", ["reporter", "handler_region", "duplicate_of"]),
+            *not_null_indexes(
+                "gr", ["reporter", "handler_region", "duplicate_of", "likely_duplicate_of"]
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["tracking_code"], name="gr_tracking_code_unique"),

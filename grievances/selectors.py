@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -49,6 +50,7 @@ EVENT_LABELS = {
     "note": gettext_lazy("Progress update"),
     "rate": gettext_lazy("Rated"),
     "return_visit": gettext_lazy("Return visit"),
+    "join": gettext_lazy("Complainant joined"),
 }
 
 
@@ -486,7 +488,9 @@ METRES_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180
 @dataclass(frozen=True)
 class NearbyCase:
     """One open case near a point. `pk`, `tracking_code` and `title` are filled only for a
-    staff member's own scope; the public gets the other four fields."""
+    staff member's own scope; the public gets the other four fields. `case_id` is always
+    there and never shown: a higher app signs it into a token (duplicates: the join button),
+    so that a resident names the case without ever seeing its id."""
 
     category: Category
     state: str
@@ -495,6 +499,7 @@ class NearbyCase:
     pk: int | None = None
     tracking_code: str = ""
     title: str = ""
+    case_id: int | None = None
 
     @property
     def state_label(self) -> str:
@@ -520,11 +525,21 @@ def category_family(code: str) -> list[Category]:
     found = Category.objects.filter(code=code).values_list("pk", "parent_id").first()
     if found is None:
         raise services.InvalidInput(gettext("Unknown category."), field="category")
-    pk, parent_id = found
-    head = parent_id or pk
-    return list(
-        Category.objects.filter(Q(pk=pk) | Q(parent_id=head)).only("code", "name", "name_en")
+    return category_families([found])[found[0]]
+
+
+def category_families(categories: Iterable[tuple[int, int | None]]) -> dict[int, list[Category]]:
+    """category_family of each (id, parent id) given, by id: one query for them all."""
+    categories = list(categories)
+    heads = {pk: parent_id or pk for pk, parent_id in categories}
+    rows = list(
+        Category.objects.filter(Q(pk__in=heads) | Q(parent_id__in=set(heads.values()))).only(
+            "code", "name", "name_en", "parent_id"
+        )
     )
+    return {
+        pk: [c for c in rows if c.pk == pk or c.parent_id == head] for pk, head in heads.items()
+    }
 
 
 def nearby_box(lng: float, lat: float, radius_m: float) -> tuple[float, float, float, float]:
@@ -535,6 +550,70 @@ def nearby_box(lng: float, lat: float, radius_m: float) -> tuple[float, float, f
     cos_lat = math.cos(math.radians(min(abs(lat) + dlat, 90.0)))
     dlng = 180.0 if cos_lat < 1e-6 else min(180.0, dlat / cos_lat)
     return lng - dlng, lng + dlng, lat - dlat, lat + dlat
+
+
+@dataclass(frozen=True)
+class Spot:
+    """A point to look around: open cases of the categories `family` (ids) reported in the
+    NEARBY_DAYS days before `now`."""
+
+    lng: float
+    lat: float
+    family: frozenset[int]
+    now: datetime
+
+    @property
+    def since(self) -> datetime:
+        return self.now - timedelta(days=NEARBY_DAYS)
+
+    def q(self) -> Q:
+        min_lng, max_lng, min_lat, max_lat = nearby_box(self.lng, self.lat, NEARBY_RADIUS_M)
+        return Q(
+            category_id__in=sorted(self.family),
+            lat__gte=min_lat,
+            lat__lte=max_lat,
+            lng__gte=min_lng,
+            lng__lte=max_lng,
+            created_at__gte=self.since,
+        )
+
+
+def open_cases_near_spots(
+    spots: list[Spot],
+    *,
+    columns: Iterable[str] = (),
+    queryset: QuerySet[Grievance] | None = None,
+) -> list[list[tuple[int, dict]]]:
+    """For each spot, the open cases within NEARBY_RADIUS_M of it, as (distance in whole
+    metres, row) nearest first (the newest first at one distance). A row holds `columns`
+    besides the category, state, date and point; `queryset` narrows the cases (a user's
+    scope). One query for all the spots: a box per spot over the index gr_open_nearby (the
+    boxes ORed); each circle is cut here.
+
+    What the report page's list (nearby_cases) and the likely duplicates found for a relay
+    chunk of new reports (duplicates.selectors) both ask."""
+    if not spots:
+        return []
+    where = Q(pk__in=[])
+    for spot in spots:
+        where |= spot.q()
+    qs = (Grievance.objects.all() if queryset is None else queryset).filter(
+        where, state__in=OPEN_STATES
+    )
+    fields = ["category_id", "state", "created_at", "lng", "lat", *columns]
+    rows = list(qs.order_by().values(*fields)[: NEARBY_CANDIDATES * len(spots)])
+    answers = []
+    for spot in spots:
+        found = []
+        for row in rows:
+            if row["category_id"] not in spot.family or row["created_at"] < spot.since:
+                continue
+            distance = haversine_m(spot.lng, spot.lat, row["lng"], row["lat"])
+            if distance <= NEARBY_RADIUS_M:
+                found.append((round(distance), row))
+        found.sort(key=lambda hit: (hit[0], -hit[1]["created_at"].timestamp()))
+        answers.append(found)
+    return answers
 
 
 def nearby_cases(
@@ -548,37 +627,22 @@ def nearby_cases(
     Three queries whatever the number of cases: the category, its family, the box.
     """
     family = {c.pk: c for c in category_family(category)}
-    now = now or timezone.now()
-    min_lng, max_lng, min_lat, max_lat = nearby_box(lng, lat, NEARBY_RADIUS_M)
-    qs = Grievance.objects.filter(
-        category_id__in=list(family),
-        state__in=OPEN_STATES,
-        lat__gte=min_lat,
-        lat__lte=max_lat,
-        lng__gte=min_lng,
-        lng__lte=max_lng,
-        created_at__gte=now - timedelta(days=NEARBY_DAYS),
-    ).order_by()
-    columns = ["category_id", "state", "created_at", "lng", "lat"]
     staff = user is not None
-    if staff:
-        qs = cases_for(user, qs)
-        columns += ["pk", "tracking_code", "title"]
-    found = []
-    for row in qs.values(*columns)[:NEARBY_CANDIDATES]:
-        distance = haversine_m(lng, lat, row["lng"], row["lat"])
-        if distance > NEARBY_RADIUS_M:
-            continue
-        found.append(
-            NearbyCase(
-                category=family[row["category_id"]],
-                state=row["state"],
-                distance_m=round(distance),
-                created_at=row["created_at"],
-                pk=row["pk"] if staff else None,
-                tracking_code=row["tracking_code"] if staff else "",
-                title=row["title"] if staff else "",
-            )
+    [hits] = open_cases_near_spots(
+        [Spot(lng, lat, frozenset(family), now or timezone.now())],
+        columns=["pk", "tracking_code", "title"],
+        queryset=cases_for(user) if staff else None,
+    )
+    return [
+        NearbyCase(
+            category=family[row["category_id"]],
+            state=row["state"],
+            distance_m=distance,
+            created_at=row["created_at"],
+            pk=row["pk"] if staff else None,
+            tracking_code=row["tracking_code"] if staff else "",
+            title=row["title"] if staff else "",
+            case_id=row["pk"],
         )
-    found.sort(key=lambda c: (c.distance_m, -c.created_at.timestamp()))
-    return found[:NEARBY_MAX]
+        for distance, row in hits[:NEARBY_MAX]
+    ]

@@ -16,6 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.dispatch import Signal
@@ -1430,6 +1431,70 @@ def grievance_note(
     check_act("note", case, user)
     _require((note or "").strip(), "note")
     return _run(case, user, "note", note=note.strip(), public=public, attachments=attachments)
+
+
+# --- Complainants who join a case --------------------------------------------------------------
+
+
+def grievance_add_complainant(
+    case: Grievance,
+    user,
+    *,
+    person: ComplainantData,
+    language: str = "",
+    data: dict | None = None,
+) -> Complainant:
+    """Add one complainant to an open case (a resident who joined it: 这就是我要反映的),
+    by its centre, with a "join" event on the timeline; the relay then tells them the
+    tracking code (notifications.complainants), as every complainant is told.
+
+    Steps: the centre (403) and an open case (409) → lock the row → check again, and the
+    cap on complainants (MAX_COMPLAINANTS) → the complainant after the others → the event
+    (`data` joins its data; it counts a write to the case)."""
+    if not (sees_everything(user) or is_centre(user, case)):
+        raise NotAllowed(_("Only the case's governance centre adds complainants."))
+    _check_joinable(case)
+    with transaction.atomic():
+        locked = Grievance.objects.select_for_update().get(pk=case.pk)
+        _check_joinable(locked)
+        if locked.owning_centre_id != case.owning_centre_id and not sees_everything(user):
+            raise WrongState(_("This case has moved on."), state=locked.state)
+        count = Complainant.objects.filter(grievance=locked).count()
+        if count >= settings.MAX_COMPLAINANTS:
+            raise WrongState(
+                _("This case has %(n)s complainants, the most one case takes.")
+                % {"n": settings.MAX_COMPLAINANTS},
+                state=locked.state,
+            )
+        added = Complainant.objects.create(
+            grievance=locked,
+            name=person.name.strip(),
+            phone=person.phone.strip(),
+            id_number=person.id_number,
+            user=person.user,
+            is_reporter=False,
+            position=count,
+            language=language,
+        )
+        record(
+            locked,
+            user,
+            "join",
+            from_state=locked.state,
+            public=True,
+            data={**(data or {}), "complainant": added.pk},
+        )
+    return added
+
+
+def _check_joinable(case: Grievance) -> None:
+    # Open: not refused, closed or withdrawn (a handled case still waits for verification).
+    if case.state in (State.REJECTED, State.CLOSED, State.WITHDRAWN):
+        raise WrongState(
+            _("This case is %(state)s: nobody can join it now.")
+            % {"state": case.get_state_display()},
+            state=case.state,
+        )
 
 
 # --- The complainants' ratings --------------------------------------------------------------------

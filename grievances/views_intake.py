@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.conf import settings
@@ -341,6 +342,24 @@ def _nearby_query(request) -> tuple[float, float, str] | None:
     return lng, lat, category
 
 
+# What a higher app adds under each case of the nearby list (duplicates: the button that
+# joins it): a template and a function (request, nearby cases, staff) giving one context
+# per case, without a query per case. Filled from the apps' AppConfig.ready().
+nearby_extras: list[tuple[str, Callable]] = []
+
+
+def register_nearby_extra(template: str, context: Callable) -> None:
+    nearby_extras.append((template, context))
+
+
+def _with_extras(request, found: list, staff: bool) -> list[tuple]:
+    extras = [[] for _case in found]
+    for template, make in nearby_extras:
+        for index, context in enumerate(make(request, found, staff)):
+            extras[index].append({"template": template, **context})
+    return list(zip(found, extras, strict=True))
+
+
 def report_nearby(request):
     """The htmx fragment under the map: open cases already reported near the pin in the
     chosen category's family (grievances.selectors.nearby_cases). A resident reads the public
@@ -358,7 +377,11 @@ def report_nearby(request):
             found = selectors.nearby_cases(lng, lat, category, user=request.user if staff else None)
         except services.CaseError:
             found = []  # an unknown category: nothing to show
-    return render(request, "grievances/_intake_nearby.html", {"nearby": found, "staff": staff})
+    return render(
+        request,
+        "grievances/_intake_nearby.html",
+        {"nearby": _with_extras(request, found, staff), "staff": staff},
+    )
 
 
 def _initial(request) -> dict:

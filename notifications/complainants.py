@@ -1,7 +1,8 @@
 """Complainants' messages (事事有回音): every complainant with a phone hears by SMS of
 each public milestone of their case, once, through the notification service.
 
-The milestones: registered (with the tracking code), accepted (naming the handler once
+The milestones: registered (with the tracking code; a complainant who joins the case later
+gets the same message when the centre adds them, they alone), accepted (naming the handler once
 dispatched), not accepted (with the reason; a duplicate says where to follow), transferred
 (已转办), referred up (已上报), extended (with the new date), done (with a one-tap rating
 link) and handled again. Internal acts (supervision, urges, notes) send them nothing.
@@ -16,6 +17,7 @@ from notifications.services import Notice, urgent_safety, write
 
 RESIDENT_ACTIONS = (
     "submit",
+    "join",
     "accept",
     "reject",
     "dispatch",
@@ -39,7 +41,7 @@ def _milestone(event: CaseEvent, case: Grievance, context: dict) -> tuple[str, d
     data = event.data or {}
     code = case.display_code
     action = event.action
-    if action == "submit":
+    if action in ("submit", "join"):
         return "resident.registered", {"code": code}
     if action == "accept":
         handler = _handler_name(context["next_dispatch"].get(event.pk) or {})
@@ -165,7 +167,11 @@ def tell_complainants(event_ids: list[int]) -> int:
             continue
         message, params = found
         at_any_hour = urgent_safety(case)
+        # A complainant who joined is told the code; the others know it already.
+        joined = (event.data or {}).get("complainant") if event.action == "join" else None
         for person in people.get(case.pk, ()):
+            if joined is not None and person.pk != joined:
+                continue
             # Complainants give a phone (an account's reader sees their news at home).
             if person.phone:
                 notices.append(
