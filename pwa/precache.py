@@ -30,8 +30,12 @@ log = logging.getLogger(__name__)
 SHELL_FILES = (
     "css/app.css",
     "css/intake.css",
+    "css/outbox.css",
     "js/sw_register.js",
     "js/report.js",
+    "js/photo_picker.js",
+    "js/report_outbox.js",
+    "js/join.js",
     "js/case_map.js",
     "vendor/htmx/htmx.min.js",
     "img/favicon.svg",

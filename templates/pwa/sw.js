@@ -236,6 +236,16 @@ self.addEventListener("message", function (event) {
 /* ---- Background Sync: send the queued reports when the connection is back ---------------- */
 self.addEventListener("sync", function (event) {
   if (event.tag === "report-queue" && self.FengqiaoQueue) {
-    event.waitUntil(self.FengqiaoQueue.flush());
+    // A report that met no network or a busy server makes the sync fail, so the browser
+    // tries again later by itself (with its own backoff); field errors and sign-in wait for
+    // the worker, and retrying would not help them.
+    event.waitUntil(
+      self.FengqiaoQueue.flush().then(function (summary) {
+        var again = (summary.results || []).some(function (r) {
+          return r.outcome === "network" || r.outcome === "retry";
+        });
+        if (again) throw new Error("reports still waiting for the connection");
+      })
+    );
   }
 });

@@ -113,12 +113,7 @@ def test_a_changed_file_gets_a_new_revision(client, settings, tmp_path):
     assert revision("/offline/") != offline_before  # the offline page links the stylesheet
 
 
-def test_the_reports_queue_is_imported_and_precached_once_it_exists(client, settings, tmp_path):
-    assert worker_config(client)["queue"] is None
-    queue = tmp_path / "js" / "report_queue.js"
-    queue.parent.mkdir()
-    queue.write_text("self.FengqiaoQueue = { flush: () => Promise.resolve() };")
-    settings.STATICFILES_DIRS = [tmp_path, *settings.STATICFILES_DIRS]
+def test_the_reports_queue_is_imported_and_precached(client):
     config = worker_config(client)
     assert config["queue"] == "/static/js/report_queue.js"
     assert "/static/js/report_queue.js" in [e["url"] for e in config["precache"]]
@@ -195,3 +190,16 @@ def test_every_page_links_the_manifest_and_registers_the_worker(client, people):
     client.logout()
     client.force_login(people.grid_worker)  # a new sign-in: fetch ahead again
     assert mark.group(1) not in client.get("/").content.decode()
+
+
+@pytest.mark.parametrize("path", ["/", "/report/", "/notifications/", "/cases/"])
+def test_every_script_and_stylesheet_of_the_road_pages_is_precached(client, people, tree, path):
+    """Offline, a page kept by the worker is only as good as its assets: each script and
+    stylesheet a grid worker's page asks for is in the precache."""
+    precached = {entry["url"] for entry in worker_config(client)["precache"]}
+    client.force_login(people.grid_worker)
+    text = client.get(path).content.decode()
+    assets = set(re.findall(r'<script src="(/static/[^"]+)"', text))
+    assets |= set(re.findall(r'<link rel="stylesheet" href="(/static/[^"]+)"', text))
+    assert assets, text[:300]
+    assert sorted(assets - precached) == []
