@@ -66,14 +66,16 @@ def join_submit(
     phone: str,
     user=None,
     client_address: str = "",
-) -> Join:
+) -> Join | None:
     """A pending join of `case` by the person named (a resident, or the resident a grid
     worker `user` talks to).
 
     Refused: a case no longer open (409), a case with MAX_PENDING_PER_CASE joins waiting
-    (409), a phone that already follows the case or already asked to join it (400 naming
-    `phone`). The case's row is locked while the count is read, so that joins sent at once
-    cannot pass the limit together."""
+    (409). A phone that already follows the case or already asked to join it makes no new
+    join (None) but is answered as any other: otherwise the answer would tell whoever holds
+    the button whether a given phone is among the case's complainants. The case's row is
+    locked while the count is read, so that joins sent at once cannot pass the limit
+    together."""
     name, phone = name.strip(), phone.strip()
     if not phone and not name:
         raise cases.InvalidInput(_("Give a name or a phone."), field="join_phone")
@@ -91,10 +93,7 @@ def join_submit(
                 state=locked.state,
             )
         if phone and _phone_taken(locked, phone):
-            raise cases.InvalidInput(
-                _("This phone already follows this case, or already asked to join it."),
-                field="join_phone",
-            )
+            return None
         language = "en" if (translation.get_language() or "").startswith("en") else ""
         try:
             with transaction.atomic():
@@ -107,10 +106,7 @@ def join_submit(
                     client_address=client_address[:64],
                 )
         except IntegrityError:  # the same phone in the same instant (dj_one_join_per_phone)
-            raise cases.InvalidInput(
-                _("This phone already follows this case, or already asked to join it."),
-                field="join_phone",
-            ) from None
+            return None
 
 
 def _check_open(case: Grievance) -> None:

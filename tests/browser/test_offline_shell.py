@@ -98,8 +98,9 @@ def test_after_log_out_the_phone_keeps_none_of_the_former_users_pages(
         wait_until(page, f"{KEPT}('fengqiao-api', '/api/v1/regions/mine/')")
 
         page.goto(f"{live_server.url}/")
+        page.click(".site-menu__toggle")  # on a phone, log out is in the menu
         with page.expect_navigation():
-            page.click(".account__logout button")
+            page.click(".site-menu__logout button")
         wait_until(page, f"{KEPT}('fengqiao-pages', '/report/').then(found => !found)")
         assert not kept(page, "fengqiao-api", "/api/v1/regions/mine/")
         # The shell itself stays: it holds nothing personal.

@@ -52,9 +52,10 @@ def test_a_resident_joins_a_nearby_case_without_seeing_its_id_or_code(people):
     join = Join.objects.get()
     assert join.grievance == case and join.state == "pending" and join.submitted_by is None
     assert join.client_address == "127.0.0.1"
-    # The same phone again: a form error, not a second join.
+    # The same phone again: answered as the first (the answer tells nobody whether a phone
+    # follows the case), and no second join.
     again = client.post(url, {"join_name": "李四", "join_phone": "13911112222"}, **HTMX)
-    assert "field--error" in again.content.decode()
+    assert again.status_code == 200 and "data-join-discard" in again.content.decode()
     assert Join.objects.count() == 1
 
 
