@@ -38,6 +38,17 @@
   var sent = []; // reports sent while this page is open: {code, url, title}
   var retryTimer = null;
   var persisted = false;
+  var taking = false; // a report being stored and sent: a second tap waits for it
+
+  // Whether the form can take a stored report's photos back (a DataTransfer to build):
+  // without it a report is not offered for editing, which would lose its photos.
+  var canCarryPhotos = (function () {
+    try {
+      return !!(window.DataTransfer && new window.DataTransfer());
+    } catch (e) {
+      return false; // Safari before 14.1: the name without the constructor
+    }
+  })();
 
   var T = {};
   Array.prototype.forEach.call(document.querySelectorAll("#outbox-strings [data-t]"), function (n) {
@@ -232,9 +243,6 @@
   }
 
   function statusText(item) {
-    if (item.user !== me && item.status !== "editing") {
-      return item.user ? t("otherUser") : t("signedOutOnly");
-    }
     if (item.status === "retrying") return t("status:retrying", { time: when(item.next) });
     return t("status:" + item.status);
   }
@@ -265,13 +273,12 @@
       li.appendChild(list);
     }
     var actions = el("p", "outbox__actions");
-    var mine = item.user === me;
-    if ((item.status === "needs-sign-in" || !mine) && item.user) {
+    if (item.status === "needs-sign-in" && item.user) {
       var link = el("a", "btn", t("signIn"));
       link.href = item.signIn || signInUrl;
       actions.appendChild(link);
     }
-    if (mine && item.status !== "sending" && item.id !== editingId) {
+    if (canCarryPhotos && item.status !== "sending" && item.id !== editingId) {
       var edit = el("button", "btn", t("edit"));
       edit.type = "button";
       edit.setAttribute("data-outbox-edit", item.id);
@@ -287,6 +294,31 @@
     return li;
   }
 
+  function othersRow(others) {
+    var li = el("li", "outbox__item outbox__item--others");
+    li.setAttribute("data-outbox-others", String(others.length));
+    li.appendChild(el("p", "outbox__status", t("others", { n: others.length })));
+    if (
+      others.some(function (item) {
+        return !item.user;
+      })
+    ) {
+      li.appendChild(el("p", "outbox__status", t("signedOutOnly")));
+    }
+    if (
+      others.some(function (item) {
+        return !!item.user;
+      })
+    ) {
+      var actions = el("p", "outbox__actions");
+      var link = el("a", "btn", t("signIn"));
+      link.href = signInUrl;
+      actions.appendChild(link);
+      li.appendChild(actions);
+    }
+    return li;
+  }
+
   function render() {
     return Q.list().then(function (items) {
       var waiting = items.filter(function (item) {
@@ -296,9 +328,15 @@
         ? (waiting === 1 ? t("waitingOne") : t("waitingMany", { n: waiting }))
         : "";
       listNode.textContent = "";
-      items.forEach(function (item) {
-        listNode.appendChild(row(item));
+      // Another account's reports on this phone: how many, never what they say (a title may
+      // name a person), and nothing to delete them with.
+      var others = items.filter(function (item) {
+        return item.user !== me;
       });
+      items.forEach(function (item) {
+        if (item.user === me) listNode.appendChild(row(item));
+      });
+      if (others.length) listNode.appendChild(othersRow(others));
       sentNode.textContent = "";
       sent.forEach(function (s) {
         var li = el("li", "outbox__sent-item");
@@ -391,6 +429,7 @@
   function store(item) {
     if (editingId === null) return Q.add(item);
     var id = editingId;
+    if (!canCarryPhotos) delete item.photos; // the stored ones stay: the form had none of them
     item.status = "queued";
     item.errors = {};
     item.attempts = 0;
@@ -412,6 +451,9 @@
   }
 
   function take() {
+    if (taking) return;
+    taking = true;
+    busy(true);
     clearErrors();
     store(itemFromForm())
       .then(function (id) {
@@ -440,8 +482,18 @@
         });
       })
       .catch(function () {
+        busy(false);
+        if (navigator.onLine === false) {
+          // Nowhere to keep it and no connection to send it: the form keeps everything
+          // (a plain post now would end on the browser's error page, photos lost).
+          note(t("notKept"));
+          return;
+        }
         // No storage (full, refused): the plain form post, as without JavaScript.
         form.submit();
+      })
+      .then(function () {
+        taking = false;
       });
   }
 
@@ -473,9 +525,16 @@
       }
       return before
         .then(function () {
-          return Q.update(id, { status: "editing", was: item.status });
+          // Taken out of the queue only if no sender took it meanwhile (the service worker
+          // may be sending it now).
+          return Q.update(id, function (current) {
+            if (current.status === "sending") return null;
+            return { status: "editing", was: current.status };
+          });
         })
-        .then(function () {
+        .then(function (taken) {
+          if (!taken) return render();
+          item = taken;
           R.clear();
           loadIntoForm(item);
           editingId = id;

@@ -118,6 +118,7 @@
       csrf: item.csrf || "",
       url: item.url || URL_PATH,
       summary: item.summary || {},
+      labels: item.labels || {},
       created: item.created || now(),
       status: item.status || "queued",
       errors: item.errors || {},

@@ -4,8 +4,9 @@
  * - signed in: once per sign-in, and again after an hour, the worker fetches ahead the pages
  *   and data a grid worker needs without a connection (the report page, the home, the
  *   worker's grids for the map), even if they were never opened;
- * - nobody signed in where someone was (logged out, the session ended): the worker forgets
- *   the kept pages and API answers, so the next person on the phone sees none of them.
+ * - nobody signed in where someone was (logged out, the session ended), or another sign-in
+ *   than the last one: the worker forgets the kept pages and API answers, so the next
+ *   person on the phone sees none of them.
  *
  * Loaded with `defer` from every page; does nothing where service workers are not offered
  * (plain HTTP on another host than localhost, old browsers).
@@ -63,7 +64,12 @@
   if (offlinePage) return;
   var last = read();
   if (session) {
-    if (!last || last.session !== session || Date.now() - last.at > HOUR) {
+    if (last && last.session !== session) {
+      // Another sign-in than the last one seen (maybe another person, without logging out):
+      // forget what was kept for the one before, then fetch ahead again.
+      write({ session: session, at: Date.now() });
+      tell("switch");
+    } else if (!last || Date.now() - last.at > HOUR) {
       write({ session: session, at: Date.now() });
       tell("warm");
     }

@@ -150,22 +150,34 @@ if (CONFIG.tiles) {
     ? "^" + self.location.origin.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&") + CONFIG.tiles
     : CONFIG.tiles;
   const isTile = new RegExp(tileSource);
+  // Asked with CORS, so that a kept tile is a real answer (200) rather than an opaque one: a
+  // browser counts each opaque answer as megabytes of the site's storage, which the
+  // reports waiting on the phone share, and an opaque error would be kept as if a tile.
+  const tiles = new strategies.CacheFirst({
+    cacheName: TILES,
+    fetchOptions: { mode: "cors", credentials: "omit" },
+    plugins: [
+      new cacheableResponse.CacheableResponsePlugin({ statuses: [200] }),
+      new expiration.ExpirationPlugin({
+        maxEntries: 1000,
+        maxAgeSeconds: 30 * DAY,
+        purgeOnQuotaError: true,
+      }),
+    ],
+  });
   routing.registerRoute(
     function ({ url }) {
       return isTile.test(url.href);
     },
-    new strategies.CacheFirst({
-      cacheName: TILES,
-      plugins: [
-        // 0: a tile server without CORS gives an opaque answer, which still draws.
-        new cacheableResponse.CacheableResponsePlugin({ statuses: [0, 200] }),
-        new expiration.ExpirationPlugin({
-          maxEntries: 2000,
-          maxAgeSeconds: 30 * DAY,
-          purgeOnQuotaError: true,
-        }),
-      ],
-    })
+    async function (options) {
+      try {
+        return await tiles.handle(options);
+      } catch (e) {
+        // A tile server that does not allow CORS: the tile as the page asked for it, not
+        // kept (without a connection this fails too, and the map draws without it).
+        return fetch(options.request);
+      }
+    }
   );
 }
 
@@ -194,7 +206,12 @@ routing.setCatchHandler(async function ({ request }) {
 });
 
 /* ---- Fetch ahead and forget (static/js/sw_register.js asks) ------------------------------ */
+// Bumped by each forget: a fetch ahead that began before it keeps nothing it brings back
+// afterwards (the former user's pages would come back after a log out).
+let generation = 0;
+
 async function warm() {
+  const started = generation;
   const caches_ = { pages: await caches.open(PAGES), api: await caches.open(API) };
   await Promise.all(
     CONFIG.warm.map(async function (item) {
@@ -207,7 +224,7 @@ async function warm() {
         const good = page
           ? isGoodPage(response)
           : response.status === 200 && !response.redirected;
-        if (good) await caches_[item.cache].put(item.url, response);
+        if (good && generation === started) await caches_[item.cache].put(item.url, response);
       } catch (e) {
         // No connection now: the next signed-in page asks again.
       }
@@ -216,6 +233,7 @@ async function warm() {
 }
 
 async function forget() {
+  generation += 1;
   await Promise.all([caches.delete(PAGES), caches.delete(API)]);
 }
 
@@ -224,6 +242,9 @@ self.addEventListener("message", function (event) {
   let done = null;
   if (type === "warm") done = warm();
   else if (type === "forget") done = forget();
+  // Another person signed in on this phone: nothing of the one before stays, then their own
+  // pages are fetched ahead.
+  else if (type === "switch") done = forget().then(warm);
   if (!done) return;
   event.waitUntil(
     done.then(function () {
@@ -233,18 +254,28 @@ self.addEventListener("message", function (event) {
   );
 });
 
+// A new release: the kept pages name the old release's scripts and styles, which the
+// precache has just dropped (in production their URLs carry a hash), so they would open
+// without them. Drop the pages and fetch the road ones ahead again (the page that installed
+// this release is online and, when someone is signed in, carries their cookie).
+self.addEventListener("activate", function (event) {
+  event.waitUntil(caches.delete(PAGES).then(warm));
+});
+
 /* ---- Background Sync: send the queued reports when the connection is back ---------------- */
 self.addEventListener("sync", function (event) {
   if (event.tag === "report-queue" && self.FengqiaoQueue) {
-    // A report that met no network or a busy server makes the sync fail, so the browser
-    // tries again later by itself (with its own backoff); field errors and sign-in wait for
-    // the worker, and retrying would not help them.
+    // While a report still waits (no network, a busy server, a retry not due yet) the sync
+    // fails, so the browser tries again later by itself (with its own backoff); field
+    // errors and sign-in wait for the worker, and retrying would not help them.
     event.waitUntil(
-      self.FengqiaoQueue.flush().then(function (summary) {
-        var again = (summary.results || []).some(function (r) {
-          return r.outcome === "network" || r.outcome === "retry";
+      self.FengqiaoQueue.flush().then(function () {
+        return self.FengqiaoQueue.list().then(function (items) {
+          var waiting = items.some(function (item) {
+            return item.status === "queued" || item.status === "retrying";
+          });
+          if (waiting) throw new Error("reports still waiting for the connection");
         });
-        if (again) throw new Error("reports still waiting for the connection");
       })
     );
   }

@@ -161,3 +161,41 @@ def test_a_new_release_of_a_shell_file_is_fetched_anew(
         )
     finally:
         context.close()
+
+
+def test_another_sign_in_without_log_out_finds_nothing_of_the_one_before(
+    tree, people, live_server, chromium, settings
+):
+    """A shared phone: the grid worker does not log out, the next person signs in over their
+    session. The worker's kept case list is forgotten, and the report they left waiting shows
+    to the next person as a count only: no title, nothing to delete it with."""
+    settings.MAP_TILE_URL = NO_TILES
+    context = phone(chromium)
+    try:
+        page = context.new_page()
+        sign_in(page, live_server.url, "grid_worker")
+        wait_for_the_worker(page)
+        page.goto(f"{live_server.url}/cases/")
+        wait_until(page, f"{KEPT}('fengqiao-pages', '/cases/')", 20)
+        # A report that cannot leave (the server unreachable for it): it waits on the phone.
+        context.route(
+            "**/report/",
+            lambda route: route.abort() if route.request.method == "POST" else route.fallback(),
+        )
+        page.goto(f"{live_server.url}/report/")
+        page.select_option("#id_category", "hazard.road")
+        page.fill("#id_title", "王大妈家的私事")
+        page.fill("#id_description", "村道旁挡墙开裂")
+        page.click("[data-submit]")
+        wait_until(page, "FengqiaoQueue.count().then((n) => n === 1)")
+
+        sign_in(page, live_server.url, "centre_staff")  # no log out before
+        wait_until(page, f"{KEPT}('fengqiao-pages', '/cases/').then(found => !found)", 20)
+        page.goto(f"{live_server.url}/report/")
+        wait_until(page, "document.querySelector('[data-outbox-others]') !== null")
+        outbox = page.inner_text("[data-outbox]")
+        assert "王大妈家的私事" not in outbox
+        assert "其他账号" in outbox
+        assert page.locator("[data-outbox-delete], [data-outbox-edit]").count() == 0
+    finally:
+        context.close()
