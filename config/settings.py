@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "dispatch",
     "mediation",
     "duplicates",
+    "desk",
     "evaluation",
     "pwa",
 ]

@@ -1,5 +1,5 @@
 """The apps' layers (README, "Layout"): grids < grievances < notifications < dispatch,
-mediation, duplicates < evaluation, pwa.
+mediation, duplicates < desk < evaluation, pwa.
 
 The import contracts live in pyproject.toml ([tool.importlinter]); this runs them, so that an
 import of a higher app by a lower one, or two modules that import each other (even through
@@ -22,6 +22,7 @@ APPS = [
     "dispatch",
     "mediation",
     "duplicates",
+    "desk",
     "evaluation",
     "pwa",
 ]
