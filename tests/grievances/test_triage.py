@@ -370,3 +370,8 @@ def test_the_case_page_names_the_missing_reason_and_a_form_without_changes(case,
     r = client_as(people.centre_staff).post(f"/cases/{case.pk}/act/triage/", _form(case))
     assert r.status_code == 400
     assert count_events(case) == 1
+
+
+def test_the_residents_report_form_says_the_urgency_is_a_suggestion(tree):
+    page = Client().get("/report/")
+    assert "仅作建议：紧急程度由综治中心研判确定。" in unescape(page.content.decode())
