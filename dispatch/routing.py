@@ -95,6 +95,30 @@ def route_submitted(event_ids: list[int]) -> None:
         )
 
 
+@on_event("triage")
+def route_corrected(event_id: int) -> None:
+    """A centre corrected the category or the place of a case not yet accepted (研判): the
+    handling level proposed at submission is the new rule's (none without one). An accepted
+    case keeps the level its centre chose; the dispatch form proposes departments afresh.
+    Nothing is dispatched automatically: the centre is at the case already."""
+    event = CaseEvent.objects.filter(pk=event_id).values_list("grievance_id", "data").first()
+    if event is None or not {"category", "region"} & set(event[1].get("changes", {})):
+        return
+    case = (
+        Grievance.objects.filter(pk=event[0], state=State.SUBMITTED)
+        .select_related("category", "region")
+        .first()
+    )
+    if case is None:
+        return
+    level = propose(case).handling_level
+    if level != case.handling_level:
+        # The state and the level are checked again in the write: an accept meanwhile wins.
+        Grievance.objects.filter(
+            pk=case.pk, state=State.SUBMITTED, handling_level=case.handling_level
+        ).update(handling_level=level, version=F("version") + 1)
+
+
 def _accept_and_whistle_one(case: Grievance, proposal: Proposal) -> bool:
     try:
         accepted = case_services.grievance_accept(

@@ -36,7 +36,7 @@ from grids.api import LocateQuerySerializer, RegionRefSerializer
 from grids.api_input import CursorPages, IdField
 from grids.limits import WindowThrottle
 from grids.models import Region
-from grievances import idempotency, intake, selectors, services
+from grievances import idempotency, intake, selectors, services, triage
 from grievances import ratings as ratings_module
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
 from grievances.etags import CaseVersionMixin
@@ -308,6 +308,7 @@ class GrievanceDetailSerializer(GrievanceListSerializer):
         fields = [
             *GrievanceListSerializer.Meta.fields,
             "description",
+            "suggested_urgency",
             "lng",
             "lat",
             "address",
@@ -716,7 +717,19 @@ class OptionalReasonInput(serializers.Serializer):
 
 class AcceptInput(NoteInput):
     complexity = serializers.ChoiceField(choices=Complexity.choices, required=False)
-    handling_level = serializers.ChoiceField(choices=HandlingLevel.choices, required=False)
+    handling_level = serializers.ChoiceField(
+        choices=[*HandlingLevel.choices, (services.BY_COMPLEXITY, "by complexity")],
+        required=False,
+        help_text=gettext_lazy(
+            "by_complexity: simple → village, complex → township, difficult → county; "
+            "omitted: the routing rule's proposal."
+        ),
+    )
+    urgency = serializers.ChoiceField(
+        choices=Urgency.choices,
+        required=False,
+        help_text=gettext_lazy("The urgency the deadlines follow (omitted: the case's)."),
+    )
 
 
 class RejectInput(serializers.Serializer):
@@ -886,6 +899,7 @@ ACTS = {
             u,
             complexity=d.get("complexity", ""),
             handling_level=d.get("handling_level", ""),
+            urgency=d.get("urgency", ""),
             note=d["note"],
         ),
     ),
@@ -899,6 +913,7 @@ ACTS = {
             duplicate_of=_duplicate_of(c, u, d.get("duplicate_of")),
         ),
     ),
+    "triage": (triage.TriageInput, triage.run),
     "dispatch": (DispatchInput, _dispatch),
     "report_in": (NoteInput, lambda c, u, d: services.grievance_report_in(c, u, note=d["note"])),
     "return": (ReasonInput, lambda c, u, d: services.grievance_return(c, u, reason=d["reason"])),

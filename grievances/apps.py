@@ -12,6 +12,10 @@ class GrievancesConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from grievances import demo, home  # noqa: F401  demo cases; the grid worker's home
+        from grievances.forms_cases import register_act_form
+        from grievances.forms_triage import TriageForm
+
+        register_act_form(TriageForm)  # the case page's 研判
 
         post_migrate.connect(_seed, sender=self, dispatch_uid="grievances-seed-categories")
 

@@ -221,6 +221,10 @@ class ReportForm(IntakeForm):
             self._add_staff_fields()
         else:
             self._add_resident_fields()
+            # A resident's urgency is a suggestion: the centre sets the one deadlines follow.
+            self.fields["urgency"].help_text = _(
+                "Your suggestion: the governance centre decides how urgent it is."
+            )
 
     # --- building ----------------------------------------------------------------------
 

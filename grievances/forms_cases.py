@@ -193,18 +193,42 @@ class AcceptForm(NoteForm):
     handling_level = forms.ChoiceField(
         label=gettext_lazy("Handling level"),
         choices=[
-            ("", gettext_lazy("By complexity (小事不出村、大事不出乡)")),
+            (services.BY_COMPLEXITY, gettext_lazy("By complexity (小事不出村、大事不出乡)")),
             *HandlingLevel.choices,
         ],
+        initial=services.BY_COMPLEXITY,
         required=False,
         help_text=gettext_lazy("Simple: village; complex: township; difficult: county."),
     )
-    field_order = ["complexity", "handling_level", "note"]
+    urgency = forms.ChoiceField(
+        label=gettext_lazy("Urgency"), choices=Urgency.choices, required=False
+    )
+    field_order = ["complexity", "handling_level", "urgency", "note"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        case = self.case
+        # Before acceptance the case's level is the routing rule's proposal: offered first.
+        if case.handling_level and not case.accepted_at:
+            proposed = _("As the routing rule proposes (%(level)s)") % {
+                "level": case.get_handling_level_display()
+            }
+            self.fields["handling_level"].choices = [
+                ("", proposed),
+                *self.fields["handling_level"].choices,
+            ]
+            self.fields["handling_level"].initial = ""
+        self.fields["urgency"].initial = case.urgency
+        if case.suggested_urgency:
+            self.fields["urgency"].help_text = _(
+                "The reporter suggested: %(urgency)s. The deadlines follow the urgency set here."
+            ) % {"urgency": case.get_suggested_urgency_display()}
 
     def api_data(self) -> dict:
         data = super().api_data()
-        if not data.get("handling_level"):
-            data.pop("handling_level", None)
+        for name in ("handling_level", "urgency"):
+            if not data.get(name):
+                data.pop(name, None)  # omitted: the proposal, the case's urgency
         return data
 
 

@@ -308,6 +308,14 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
     urgency = models.CharField(
         _("urgency"), max_length=12, choices=Urgency.choices, default=Urgency.NORMAL
     )
+    # What a resident asked for when reporting: a suggestion shown to the centre, which sets
+    # `urgency` (the one deadlines follow) at acceptance or triage. Blank for staff reports.
+    suggested_urgency = models.CharField(
+        _("urgency suggested by the reporter"),
+        max_length=12,
+        choices=Urgency.choices,
+        blank=True,
+    )
     lng = models.FloatField(_("longitude"), null=True, blank=True)
     lat = models.FloatField(_("latitude"), null=True, blank=True)
     address = models.CharField(_("address"), max_length=255, blank=True)

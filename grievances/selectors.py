@@ -32,6 +32,7 @@ EVENT_LABELS = {
     "submit": gettext_lazy("Reported"),
     "accept": gettext_lazy("Accepted by the governance centre"),
     "reject": gettext_lazy("Not accepted"),
+    "triage": gettext_lazy("Report corrected by the centre (研判)"),
     "dispatch": gettext_lazy("Dispatched for handling"),
     "report_in": gettext_lazy("Handler reported in"),
     "return": gettext_lazy("Returned to the centre"),

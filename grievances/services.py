@@ -201,6 +201,18 @@ OPEN_FOR_ACTS = (
 RULES: dict[str, Rule] = {
     "accept": Rule(_any(is_centre), "accept", label=gettext_lazy("Accept")),
     "reject": Rule(_any(is_centre), "reject", label=gettext_lazy("Reject")),
+    # 研判: the centre corrects the report (grievances/triage.py says why these states).
+    "triage": Rule(
+        _any(is_centre),
+        states=(
+            State.SUBMITTED,
+            State.ACCEPTED,
+            State.DISPATCHED,
+            State.IN_PROGRESS,
+            State.HANDLED,
+        ),
+        label=gettext_lazy("Correct the report (研判)"),
+    ),
     "dispatch": Rule(_any(is_centre), "dispatch", label=pgettext_lazy("act", "Dispatch")),
     "report_in": Rule(_any(is_handler), "report_in", label=gettext_lazy("Report in")),
     "return": Rule(_any(is_handler), "return_case", label=gettext_lazy("Return")),
@@ -617,12 +629,16 @@ def grievance_submit(
         raise NotAllowed(_("You can only report cases in your own area."), field="region")
     if settled_note and not (_authenticated(user) and has_region_role(user, region, GRID_ROLES)):
         raise NotAllowed(_("Only grid staff can settle a case on the spot."), field="settled")
+    # A resident's urgency is a suggestion to the centre: the case starts with the category's
+    # own, and the centre sets the one the deadlines follow when it accepts.
+    suggested = "" if staff_report else urgency or ""
     case = newcase.new(
         Grievance,
         title=title.strip(),
         description=description.strip(),
         category=category,
-        urgency=urgency or category.default_urgency,
+        urgency=(urgency if staff_report else None) or category.default_urgency,
+        suggested_urgency=suggested,
         lng=lng,
         lat=lat,
         address=address,
@@ -705,27 +721,48 @@ def grievance_submit(
 # --- Moves --------------------------------------------------------------------------------------
 
 
+# The accept's handling level chosen by the complexity, whatever the routing rule proposed.
+BY_COMPLEXITY = "by_complexity"
+
+
 def grievance_accept(
     case: Grievance,
     user,
     *,
     complexity: str = "",
     handling_level: str = "",
+    urgency: str = "",
     note: str = "",
     system: bool = False,
 ) -> Grievance:
-    """Triage: set complexity (简单/复杂/疑难) and the handling level, then accept; by the
-    centre, or by the system when a routing rule dispatches its category automatically."""
+    """Triage: set complexity (简单/复杂/疑难), the handling level and the urgency, then
+    accept; by the centre, or by the system when a routing rule dispatches its category
+    automatically.
+
+    The level: one named; BY_COMPLEXITY, the complexity decides (小事不出村、大事不出乡);
+    none, the routing rule's proposal made at submission, else the complexity decides. The
+    urgency named is the one the deadlines follow from dispatch on (a resident's own is only
+    a suggestion); none keeps the case's."""
     if complexity and complexity not in Complexity.values:
         raise InvalidInput(_("Choose simple, complex or difficult."), field="complexity")
-    if handling_level and handling_level not in HandlingLevel.values:
+    if handling_level and handling_level not in (*HandlingLevel.values, BY_COMPLEXITY):
         raise InvalidInput(_("Unknown handling level."), field="handling_level")
+    if urgency and urgency not in Urgency.values:
+        raise InvalidInput(_("Unknown urgency."), field="urgency")
 
     def change(c: Grievance):
         c.complexity = complexity or c.complexity or Complexity.SIMPLE
-        c.handling_level = handling_level or c.handling_level or _default_level(c)
+        if handling_level == BY_COMPLEXITY:
+            c.handling_level = _default_level(c)
+        else:
+            c.handling_level = handling_level or c.handling_level or _default_level(c)
+        c.urgency = urgency or c.urgency
         c.accepted_at = timezone.now()
-        return {"complexity": c.complexity, "handling_level": c.handling_level}
+        return {
+            "complexity": c.complexity,
+            "handling_level": c.handling_level,
+            "urgency": c.urgency,
+        }
 
     return _run(
         case,
@@ -820,7 +857,11 @@ def _accept_and_dispatch(cases, note, assign) -> list[Grievance]:
             from_state=State.SUBMITTED,
             note=note,
             public=True,
-            data={"complexity": case.complexity, "handling_level": case.handling_level},
+            data={
+                "complexity": case.complexity,
+                "handling_level": case.handling_level,
+                "urgency": case.urgency,
+            },
             actor_label=SYSTEM_LABEL,
         )
         event.created_at = accepted_at

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy, pgettext
 
 from grids.scoping import role_regions
 from grids.views import GRID_ROLES
-from grievances import selectors
+from grievances import selectors, triage
 from grievances.labels import shown
 from grievances.models import (
     OPEN_STATES,
@@ -207,7 +207,11 @@ def event_details(event) -> str:
                 _("handled at %(level)s level")
                 % {"level": _choice(HandlingLevel.choices, data["handling_level"])}
             )
+        if data.get("urgency"):
+            parts.append(_choice(Urgency.choices, data["urgency"]))
         return _list(parts)
+    if action == "triage":
+        return triage.describe(data)
     if action == "dispatch":
         if data.get("lead"):
             text = _("Lead: %(lead)s") % {"lead": data["lead"]}

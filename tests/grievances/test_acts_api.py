@@ -419,6 +419,7 @@ ALL_ACTS = [
     "urge",
     "supervise",
     "note",
+    "triage",
 ]
 
 # Enough input for each act to pass validation, so that only the refusal under test shows.
@@ -433,6 +434,7 @@ GOOD_INPUT = {
     "suspend": {"reason": "x"},
     "extend": {"days": 1, "reason": "x"},
     "note": {"note": "x"},
+    "triage": {"urgency": "urgent", "reason": "x"},
 }
 
 
@@ -473,6 +475,7 @@ FORBIDDEN = {
     "urge": (State.DISPATCHED, "centre_staff"),
     "supervise": (State.IN_PROGRESS, "grid_worker"),
     "note": (State.IN_PROGRESS, "resident"),
+    "triage": (State.SUBMITTED, "grid_worker"),
 }
 
 
@@ -515,6 +518,7 @@ WRONG_STATE = {
     "extend": (State.HANDLED, "grid_worker"),
     "urge": (State.CLOSED, "grid_worker"),
     "supervise": (State.IN_PROGRESS, "centre_staff"),  # not overdue
+    "triage": (State.CLOSED, "centre_staff"),
 }
 
 

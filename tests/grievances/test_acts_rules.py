@@ -417,7 +417,7 @@ def test_available_transitions_differ_per_role(tree, people):
     def offered(user) -> set[str]:
         return set(detail(api_as(user), case)["available_transitions"])
 
-    assert offered(people.centre_staff) == {"accept", "reject", "note"}
+    assert offered(people.centre_staff) == {"accept", "reject", "triage", "note"}
     # The grid worker reported it: withdraw and urge, and notes as staff of the area.
     assert offered(people.grid_worker) == {"withdraw", "urge", "note"}
     assert offered(people.leader) == {"urge", "note"}
@@ -430,13 +430,14 @@ def test_available_transitions_differ_per_role(tree, people):
         "escalate",
         "suspend",
         "extend",
+        "triage",
         "note",
     }
     assert offered(people.grid_worker) == {"return", "handle", "withdraw", "urge", "extend", "note"}
     assert offered(people.leader) == {"urge", "note"}
 
     case = advance(case, State.HANDLED, people)
-    assert offered(people.centre_staff) == {"redo", "verify", "note"}
+    assert offered(people.centre_staff) == {"redo", "verify", "triage", "note"}
     assert offered(people.grid_worker) == {"note"}
 
 
