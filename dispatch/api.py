@@ -13,8 +13,9 @@ from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from dispatch import services
+from dispatch import selectors, services
 from dispatch.models import Assignment, Department, RoutingRule, Whistle
+from grids.api_input import MAX_DB_INT
 from grids.models import Region
 from grids.scoping import sees_everything
 from grievances.api import error_response
@@ -105,6 +106,8 @@ class AssignmentSerializer(serializers.ModelSerializer):
     tracking_code = serializers.CharField(source="whistle.grievance.display_code")
     title = serializers.CharField(source="whistle.grievance.title")
     case_state = serializers.CharField(source="whistle.grievance.state")
+    officer = serializers.IntegerField(source="officer_id", read_only=True, allow_null=True)
+    officer_name = serializers.CharField(source="officer", read_only=True, allow_null=True)
 
     class Meta:
         model = Assignment
@@ -117,6 +120,8 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "department",
             "role",
             "status",
+            "officer",
+            "officer_name",
             "report_in_due_at",
             "handle_due_at",
             "reported_in_at",
@@ -152,6 +157,8 @@ class WhistleSerializer(serializers.ModelSerializer):
                 "department_id": a.department_id,
                 "role": a.role,
                 "status": a.status,
+                "officer": a.officer_id,
+                "officer_name": str(a.officer) if a.officer_id else None,
                 "report_in_due_at": when.to_representation(a.report_in_due_at)
                 if a.report_in_due_at
                 else None,
@@ -185,7 +192,7 @@ class GrievanceWhistlesView(ListAPIView):
         return (
             Whistle.objects.filter(grievance=case)
             .select_related("centre")
-            .prefetch_related("assignments__department")
+            .prefetch_related("assignments__department", "assignments__officer")
         )
 
 
@@ -201,6 +208,29 @@ class NoteInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
+class ReportInInput(NoteInput):
+    officer = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=MAX_DB_INT,
+        help_text=gettext_lazy(
+            "User id of the officer (承办人), a member of the department; another member "
+            "than oneself only by the department's head. Default: the one the head named, "
+            "else the member who reports in."
+        ),
+    )
+
+
+class OfficerInput(serializers.Serializer):
+    officer = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_DB_INT,
+        help_text=gettext_lazy("User id of a member of the department."),
+    )
+
+
 class ProgressInput(serializers.Serializer):
     note = serializers.CharField(max_length=5000)
     public = serializers.BooleanField(required=False, default=False)
@@ -214,7 +244,13 @@ class ExtendInput(serializers.Serializer):
 
 
 class AssignmentFilter(filters.FilterSet):
-    mine = filters.BooleanFilter(method="filter_mine", label=gettext_lazy("my departments only"))
+    mine = filters.BooleanFilter(
+        method="filter_mine",
+        label=gettext_lazy("my departments only, those I am the officer of first"),
+    )
+    assigned_to_me = filters.BooleanFilter(
+        method="filter_assigned_to_me", label=gettext_lazy("those I am the officer of")
+    )
     status = filters.MultipleChoiceFilter(choices=Assignment.Status.choices)
 
     class Meta:
@@ -224,13 +260,25 @@ class AssignmentFilter(filters.FilterSet):
     def filter_mine(self, qs, name, value):
         if not value:
             return qs
-        return qs.filter(department_id__in=services.department_ids(self.request.user))
+        user = self.request.user
+        return qs.filter(department_id__in=services.department_ids(user)).order_by(
+            selectors.mine_first(user), "report_in_due_at", "id"
+        )
+
+    def filter_assigned_to_me(self, qs, name, value):
+        if value is None:
+            return qs
+        if value:
+            return qs.filter(officer_id=self.request.user.pk)
+        return qs.exclude(officer_id=self.request.user.pk)
 
 
 ACT_RESPONSES = {
     200: AssignmentSerializer,
     400: OpenApiResponse(description="field errors"),
-    403: OpenApiResponse(description="not a member of this department"),
+    403: OpenApiResponse(
+        description="not a member (for the officer: not the head) of this department"
+    ),
     404: OpenApiResponse(description="no such assignment in your scope"),
     409: OpenApiResponse(description='{"detail", "state"}: already answered or closed'),
 }
@@ -245,9 +293,9 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
     def get_queryset(self):
         user = self.request.user
-        qs = Assignment.objects.select_related("department__region", "whistle__grievance").order_by(
-            "report_in_due_at", "id"
-        )
+        qs = Assignment.objects.select_related(
+            "department__region", "whistle__grievance", "officer"
+        ).order_by("report_in_due_at", "id")
         if sees_everything(user):
             return qs
         # Their departments' assignments, and those of cases in their scope (the centre), not
@@ -268,15 +316,30 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             return error_response(exc)
         return Response(AssignmentSerializer(self.get_queryset().get(pk=assignment.pk)).data)
 
-    @extend_schema(request=NoteInput, responses=ACT_RESPONSES)
+    @extend_schema(request=ReportInInput, responses=ACT_RESPONSES)
     @action(detail=True, methods=["post"], url_path="report_in")
     def report_in(self, request, pk=None):
-        """签收: the lead moves the case to in progress; an assisting department accepts."""
+        """签收: the lead moves the case to in progress; an assisting department accepts.
+        The officer (承办人) is the member who reports in unless one is named."""
         return self._run(
             request,
             "report_in",
-            NoteInput,
-            lambda a, u, d: services.assignment_report_in(a, u, note=d["note"]),
+            ReportInInput,
+            lambda a, u, d: services.assignment_report_in(
+                a, u, note=d["note"], officer_id=d["officer"]
+            ),
+        )
+
+    @extend_schema(request=OfficerInput, responses=ACT_RESPONSES)
+    @action(detail=True, methods=["post"])
+    def officer(self, request, pk=None):
+        """The department head names or changes the officer (承办人) of an open assignment;
+        the change is an event on the case's timeline."""
+        return self._run(
+            request,
+            "officer",
+            OfficerInput,
+            lambda a, u, d: services.assignment_set_officer(a, u, officer_id=d["officer"]),
         )
 
     @extend_schema(request=ReasonInput, responses=ACT_RESPONSES)

@@ -120,8 +120,25 @@ class NoteForm(AssignmentActForm):
     public = forms.BooleanField(label=gettext_lazy("Show to the reporter"), required=False)
 
 
+class OfficerForm(AssignmentActForm):
+    """The department head names the officer (承办人) among the department's members."""
+
+    act = "officer"
+    label = gettext_lazy("Assign the officer")
+    submit_label = gettext_lazy("Assign")
+    officer = forms.TypedChoiceField(label=gettext_lazy("Officer (承办人)"), coerce=int)
+
+    def __init__(self, *args, assignment, members: list[tuple[int, str]] | None = None, **kw):
+        super().__init__(*args, assignment=assignment, **kw)
+        if members is None:  # a posted form: this department's members, one query
+            members = selectors.officer_choices_of(assignment.department_id)
+        field = self.fields["officer"]
+        field.choices = [("", "—"), *members]
+        field.initial = assignment.officer_id
+
+
 INBOX_FORMS: dict[str, type[AssignmentActForm]] = {
-    form.act: form for form in (ReportInForm, RefuseForm, ReturnForm, NoteForm)
+    form.act: form for form in (ReportInForm, RefuseForm, ReturnForm, NoteForm, OfficerForm)
 }
 
 

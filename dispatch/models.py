@@ -35,6 +35,9 @@ class Department(models.Model):
 
 
 class DepartmentRole(models.TextChoices):
+    """A member's role inside their department: the head (科室负责人) names and changes the
+    officer (承办人) of the department's assignments; staff handle what they are given."""
+
     STAFF = "staff", _("Department staff")
     HEAD = "head", _("Department head")
 
@@ -181,6 +184,18 @@ class Assignment(models.Model):
     reported_in_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(_("reason"), blank=True)
+    # 承办人: the named member of the department who handles its part. Set when the
+    # department reports in (the member who signs, or one the department head names) and
+    # changed by the head afterwards; every change is an event on the case's timeline.
+    officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("officer"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="officer_assignments",
+        help_text=_("The department's member who handles this case (承办人)."),
+    )
     # What the SLA sweep (dispatch/sla.py) has done. A mark holds the deadline value that
     # was supervised, not a flag: an extension or a resume moves the deadline past the mark,
     # the row re-enters the sweep's partial index, and the new deadline can be supervised

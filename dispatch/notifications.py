@@ -16,6 +16,7 @@ Who hears of what (never the person who did it):
   and the centre;
 - escalate: the staff of the centre that owns the case now;
 - redo: the handler; extend: the centre when asked, the handler when decided;
+- officer: the member the department head named the officer (承办人);
 - verify, reject: the reporter, when they reported with an account (complainants hear of
   these, and of every other public milestone, from notifications.complainants).
 """
@@ -27,11 +28,13 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy
 
 from dispatch.models import Assignment, DepartmentMembership, Whistle
 from grids.models import Membership, Region, Role, User
 from grievances.models import CaseEvent, Grievance
 from grievances.relay import on_event
+from notifications import messages as case_notifications_messages
 from notifications import services as case_notifications
 from notifications.models import Delivery
 
@@ -54,10 +57,16 @@ NOTIFIED_ACTIONS = (
     "extend",
     "verify",
     "reject",
+    "officer",
 )
 # Urgent matters also go by SMS (settings.NOTIFY_SMS_ACTIONS); a dispatch only when it is a
 # whistle to departments, whose duty staff may be away from a screen.
 DEFAULT_SMS_ACTIONS = ("supervise", "escalate", "dispatch")
+
+
+case_notifications_messages.STAFF["staff.officer"] = gettext_lazy(
+    "You are the officer of: %(case)s"
+)
 
 
 def sms_actions() -> set[str]:
@@ -144,6 +153,8 @@ def recipients(event: CaseEvent) -> set[int]:
         users = _handler(case)
     elif action == "extend":
         users = _centre(case) if data.get("decision") == "requested" else _handler(case)
+    elif action == "officer" and data.get("officer_id"):
+        users = {data["officer_id"]}
     elif action in ("verify", "reject") and case.reporter_id:
         users = {case.reporter_id}
     users.discard(event.actor_id)

@@ -22,6 +22,7 @@ from django.db.models import (
     F,
     Q,
     QuerySet,
+    Value,
     When,
 )
 from django.db.models.functions import Coalesce
@@ -30,8 +31,14 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from dispatch.models import Assignment, Department, RoutingRule
-from dispatch.services import OPEN, Proposal, department_ids, rule_conflicts
+from dispatch.models import Assignment, Department, DepartmentMembership, RoutingRule
+from dispatch.services import (
+    OPEN,
+    Proposal,
+    department_ids,
+    head_department_ids,
+    rule_conflicts,
+)
 from grids.models import Level, Region, Role
 from grids.scoping import memberships, sees_everything, subtree_q
 from grids.workcalendar import WorkCalendar
@@ -404,6 +411,11 @@ def is_department_staff(user) -> bool:
     return bool(department_ids(user)) or sees_everything(user)
 
 
+def mine_first(user) -> Case:
+    """An ordering term that puts the assignments whose officer (承办人) is `user` first."""
+    return Case(When(officer_id=user.pk, then=Value(0)), default=Value(1))
+
+
 def inbox_assignments(user) -> QuerySet[Assignment]:
     """The assignments of the user's departments (every department for a superuser)."""
     if sees_everything(user):
@@ -435,13 +447,26 @@ def _inbox_conditions(now: datetime) -> dict[str, Q]:
 INBOX_GROUPS = ("overdue", "report_in", "in_progress", "returned")
 
 
-def inbox(user, now: datetime, limit: int = INBOX_LIMIT) -> dict:
-    """The inbox in five queries: the count of each group, then each group's first rows."""
+def inbox(user, now: datetime, limit: int = INBOX_LIMIT, *, officer_only: bool = False) -> dict:
+    """The inbox in five queries: the count of each group, then each group's first rows.
+
+    In every group the assignments the user is the officer (承办人) of come first (我承办的),
+    then the department's others; `officer_only` keeps the user's own. `counts["officer"]`
+    counts the user's own open ones."""
     base = inbox_assignments(user)
+    own = Q(officer_id=user.pk)
     conditions = _inbox_conditions(now)
-    counts = base.aggregate(**{name: Count("pk", filter=q) for name, q in conditions.items()})
+    # The tiles count what the page lists; the officer's count is always the whole of it.
+    counted = {name: q & own if officer_only else q for name, q in conditions.items()}
+    counts = base.aggregate(
+        **{name: Count("pk", filter=q) for name, q in counted.items()},
+        officer=Count("pk", filter=own & Q(status__in=OPEN)),
+    )
+    if officer_only:
+        base = base.filter(own)
     rows = base.select_related(
         "department",
+        "officer",
         "whistle__centre",
         "whistle__grievance__category",
         "whistle__grievance__region",
@@ -463,10 +488,37 @@ def inbox(user, now: datetime, limit: int = INBOX_LIMIT) -> dict:
     groups = {}
     for name in INBOX_GROUPS:
         if counts[name]:
-            groups[name] = list(rows.filter(conditions[name]).order_by(*orders[name])[:limit])
+            order = (mine_first(user), *orders[name])
+            groups[name] = list(rows.filter(conditions[name]).order_by(*order)[:limit])
         else:
             groups[name] = []  # nothing to read
     return {"counts": counts, "groups": groups}
+
+
+def officer_choices(user) -> dict[int, list[tuple[int, str]]]:
+    """The members a head may name officer (承办人), by department, for every department the
+    user heads, in one query."""
+    return _members(head_department_ids(user))
+
+
+def officer_choices_of(department_id: int) -> list[tuple[int, str]]:
+    return _members([department_id]).get(department_id, [])
+
+
+def _members(department_ids: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
+    """(user id, name) of the active members of each department, in name order."""
+    department_ids = list(department_ids)
+    if not department_ids:
+        return {}
+    members = (
+        DepartmentMembership.objects.filter(department_id__in=department_ids, user__is_active=True)
+        .select_related("user")
+        .order_by("department_id", "user__full_name", "user__username")
+    )
+    out: dict[int, list[tuple[int, str]]] = {}
+    for m in members:
+        out.setdefault(m.department_id, []).append((m.user_id, str(m.user)))
+    return out
 
 
 def inbox_groups(found: dict, now: datetime) -> list[dict]:

@@ -15,11 +15,21 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from dispatch.models import Assignment, Department, DepartmentMembership, RoutingRule, Whistle
+from dispatch.models import (
+    Assignment,
+    Department,
+    DepartmentMembership,
+    DepartmentRole,
+    RoutingRule,
+    Whistle,
+)
+from grids.models import User
 from grids.scoping import sees_everything
 from grids.workcalendar import DeadlineUnit, WorkCalendar
 from grievances import deadlines
+from grievances import selectors as case_selectors
 from grievances import services as case_services
 from grievances.models import Grievance, State, Unit
 from grievances.services import InvalidInput, NotAllowed, WrongState
@@ -111,6 +121,27 @@ def department_ids(user) -> set[int]:
     return cached
 
 
+def head_department_ids(user) -> set[int]:
+    """The departments whose head (DepartmentRole.HEAD) the user is: they name officers."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    cached = getattr(user, "_fengqiao_head_of", None)
+    if cached is None:
+        cached = set(
+            DepartmentMembership.objects.filter(user=user, role=DepartmentRole.HEAD).values_list(
+                "department_id", flat=True
+            )
+        )
+        user._fengqiao_head_of = cached
+    return cached
+
+
+def may_name_officer(user, assignment: Assignment) -> bool:
+    """The head of the assignment's department names its officer, and a superuser. The
+    centre chooses the department, never the person inside it."""
+    return sees_everything(user) or assignment.department_id in head_department_ids(user)
+
+
 def open_lead(case: Grievance) -> Assignment | None:
     # Asked once per act when a page lists the acts available: read once per case object.
     # Services work on a freshly locked copy, so this never decides on a stale answer.
@@ -153,6 +184,9 @@ def _check_member(user, assignment: Assignment) -> None:
 
 def check_assignment_act(name: str, assignment: Assignment, user) -> None:
     """403 for a non-member, 409 when the assignment's status or role does not allow it."""
+    if name == "officer":
+        _check_officer_act(user, assignment)
+        return
     _check_member(user, assignment)
     lead = assignment.role == Assignment.Role.LEAD
     if name in ("report_in", "refuse") and assignment.status != Assignment.Status.PENDING:
@@ -368,12 +402,25 @@ def _label(assignment: Assignment) -> str:
     return assignment.department.name
 
 
-def assignment_report_in(assignment: Assignment, user, *, note: str = "") -> Assignment:
+def assignment_report_in(
+    assignment: Assignment, user, *, note: str = "", officer_id: int | None = None
+) -> Assignment:
     """签收. The lead's report-in moves the case to in progress; an assisting department's
-    accepts its part (协同)."""
+    accepts its part (协同).
+
+    The officer (承办人): `officer_id` when given (another member than oneself only by the
+    department's head), else the one the head named before, else the member who reports in."""
     _check_member(user, assignment)
     if assignment.status != Assignment.Status.PENDING:
         raise WrongState(_("This assignment has already been answered."), state=assignment.status)
+    chosen = None
+    if officer_id is not None:
+        chosen = _officer_member(assignment, officer_id)
+        if chosen.pk != user.pk and not may_name_officer(user, assignment):
+            raise NotAllowed(
+                _("Only the head of %(dept)s names another officer.")
+                % {"dept": assignment.department}
+            )
     case = assignment.whistle.grievance
     if assignment.role == Assignment.Role.LEAD:
         with transaction.atomic():
@@ -383,9 +430,86 @@ def assignment_report_in(assignment: Assignment, user, *, note: str = "") -> Ass
             case_services.grievance_report_in(case, user, note=note)
             locked.status = Assignment.Status.REPORTED_IN
             locked.reported_in_at = timezone.now()
-            locked.save(update_fields=["status", "reported_in_at"])
+            locked.officer_id = _report_in_officer(locked, user, chosen)
+            locked.save(update_fields=["status", "reported_in_at", "officer"])
         return locked
-    return _assisting_answer(assignment, user, "assist_accept", Assignment.Status.REPORTED_IN, note)
+    return _assisting_answer(
+        assignment, user, "assist_accept", Assignment.Status.REPORTED_IN, note, officer=chosen
+    )
+
+
+def _report_in_officer(assignment: Assignment, user, chosen) -> int | None:
+    """Who handles the part once it is signed for: the chosen member, the one named before,
+    or the member who signs (nobody when a superuser outside the department signs)."""
+    if chosen is not None:
+        return chosen.pk
+    if assignment.officer_id:
+        return assignment.officer_id
+    if assignment.department_id in department_ids(user):
+        return user.pk
+    return None
+
+
+def _officer_member(assignment: Assignment, officer_id) -> User:
+    """The active member of the assignment's department with this user id, or a 400 on the
+    field `officer`."""
+    member = (
+        DepartmentMembership.objects.filter(
+            department_id=assignment.department_id, user_id=officer_id, user__is_active=True
+        )
+        .select_related("user")
+        .first()
+    )
+    if member is None:
+        raise InvalidInput(
+            _("Choose a member of %(dept)s.") % {"dept": assignment.department}, field="officer"
+        )
+    return member.user
+
+
+def _check_officer_act(user, assignment: Assignment) -> None:
+    """403 for anyone but the department's head, 409 once the assignment is closed."""
+    if not may_name_officer(user, assignment):
+        raise NotAllowed(
+            _("Only the head of %(dept)s assigns its officers.") % {"dept": assignment.department}
+        )
+    if not assignment.is_open:
+        raise WrongState(_("This assignment is closed."), state=assignment.status)
+
+
+def assignment_set_officer(assignment: Assignment, user, *, officer_id: int) -> Assignment:
+    """The department head names (or changes) the officer (承办人) of an open assignment.
+
+    Steps: head → open → the new officer a member of the department → lock and re-check →
+    save → the event on the case's timeline (the new officer hears of it). Naming the
+    officer already named changes nothing and writes nothing."""
+    _check_officer_act(user, assignment)
+    officer = _officer_member(assignment, officer_id)
+    with transaction.atomic():
+        locked = _lock(assignment)
+        if not locked.is_open:
+            raise WrongState(_("This assignment has moved on."), state=locked.status)
+        if locked.officer_id == officer.pk:
+            return locked
+        previous = locked.officer
+        locked.officer = officer
+        locked.save(update_fields=["officer"])
+        case = Grievance.objects.select_for_update().get(pk=locked.whistle.grievance_id)
+        case_services.record(
+            case,
+            user,
+            "officer",
+            from_state=case.state,
+            data={
+                "assignment": locked.pk,
+                "department": locked.department.name,
+                "officer_id": officer.pk,
+                "officer": str(officer),
+                "previous": str(previous) if previous else "",
+            },
+            actor_label=_label(locked),
+        )
+    return locked
 
 
 def lead_report_in(case: Grievance, user, *, note: str = "") -> Assignment | None:
@@ -415,7 +539,9 @@ def assignment_refuse(assignment: Assignment, user, *, reason: str) -> Assignmen
     return _assisting_answer(assignment, user, "assist_refuse", Assignment.Status.REFUSED, reason)
 
 
-def _assisting_answer(assignment, user, action: str, status: str, note: str) -> Assignment:
+def _assisting_answer(
+    assignment, user, action: str, status: str, note: str, officer=None
+) -> Assignment:
     with transaction.atomic():
         locked = _lock(assignment)
         if locked.status != Assignment.Status.PENDING:
@@ -423,7 +549,9 @@ def _assisting_answer(assignment, user, action: str, status: str, note: str) -> 
         locked.status = status
         locked.reason = note.strip() if status == Assignment.Status.REFUSED else ""
         locked.reported_in_at = timezone.now()
-        locked.save(update_fields=["status", "reason", "reported_in_at"])
+        if status == Assignment.Status.REPORTED_IN:
+            locked.officer_id = _report_in_officer(locked, user, officer)
+        locked.save(update_fields=["status", "reason", "reported_in_at", "officer"])
         case = Grievance.objects.select_for_update().get(pk=locked.whistle.grievance_id)
         case_services.record(
             case,
@@ -483,6 +611,10 @@ def assignment_note(assignment: Assignment, user, *, note: str, public: bool = F
     return assignment
 
 
+# The timeline's label of the officer's naming (the case page and the staff notices).
+case_selectors.EVENT_LABELS["officer"] = gettext_lazy("Officer assigned")
+
+
 # --- Keeping whistles in step with the case -------------------------------------------------------
 
 
@@ -507,13 +639,19 @@ def follow_case(sender, grievance: Grievance, event, **kwargs) -> None:
         )
         open_whistles.update(status=whistle_status, ended_at=now)
     elif action == "report_in":
-        # The lead's report-in through the case itself (API or page) signs its assignment.
-        Assignment.objects.filter(
+        # The lead's report-in through the case itself (API or page) signs its assignment;
+        # the member who signs becomes its officer unless the head named one before.
+        pending = Assignment.objects.filter(
             whistle__grievance=grievance,
             whistle__status=Whistle.Status.OPEN,
             role=Assignment.Role.LEAD,
             status=Assignment.Status.PENDING,
-        ).update(status=Assignment.Status.REPORTED_IN, reported_in_at=now)
+        )
+        if event.actor_id:
+            pending.filter(
+                officer__isnull=True, department__members__user_id=event.actor_id
+            ).update(officer_id=event.actor_id)
+        pending.update(status=Assignment.Status.REPORTED_IN, reported_in_at=now)
     elif action == "handle" and grievance.state == State.HANDLED:
         Assignment.objects.filter(
             whistle__grievance=grievance, role=Assignment.Role.LEAD, status__in=OPEN

@@ -4,7 +4,9 @@
 subtrees, what needs them first and then by nearest deadline, with the routing proposal of
 each accepted case and a button that dispatches the ticked proposals
 (POST /console/dispatch/). /inbox/ is for department staff: their departments' assignments
-in four groups, with a form per act that posts to /inbox/<id>/<act>/.
+in four groups, those whose officer (承办人) they are first in each (`?officer=me`: only
+those), with a form per act that posts to /inbox/<id>/<act>/; the department head's forms
+name the officer.
 
 Errors as on the case pages (grievances/views_cases.py): NotAllowed → the 403 page;
 WrongState → "this has moved on" and back to the page; invalid input → the page again with
@@ -239,14 +241,19 @@ def _require_department_staff(request) -> None:
         raise PermissionDenied
 
 
-def acts_for(assignment: Assignment) -> list[str]:
-    """The acts the inbox offers on an assignment, the main one first."""
+def acts_for(assignment: Assignment, user) -> list[str]:
+    """The acts the inbox offers on an assignment, the main one first; the head of the
+    department also names its officer (承办人)."""
     lead = assignment.role == Assignment.Role.LEAD
     if assignment.status == Assignment.Status.PENDING:
-        return ["report_in", "return" if lead else "refuse", "note"]
-    if assignment.status == Assignment.Status.REPORTED_IN:
-        return ["return", "note"] if lead else ["note"]
-    return []
+        acts = ["report_in", "return" if lead else "refuse", "note"]
+    elif assignment.status == Assignment.Status.REPORTED_IN:
+        acts = ["return", "note"] if lead else ["note"]
+    else:
+        return []
+    if assignment.department_id in services.head_department_ids(user):
+        acts.append("officer")
+    return acts
 
 
 def _assignment_scope(user):
@@ -260,12 +267,21 @@ def _assignment_scope(user):
     )
 
 
-def _inbox_forms(assignment: Assignment, bound: AssignmentActForm | None) -> list[dict]:
+def _inbox_forms(
+    assignment: Assignment, user, bound: AssignmentActForm | None, members: dict
+) -> list[dict]:
     """One form per act the assignment offers; the bound one (with its errors) open."""
     forms = []
-    for act in acts_for(assignment):
+    for act in acts_for(assignment, user):
         mine = bound is not None and bound.assignment.pk == assignment.pk and bound.act == act
-        form = bound if mine else INBOX_FORMS[act](assignment=assignment)
+        if mine:
+            form = bound
+        elif act == "officer":
+            form = INBOX_FORMS[act](
+                assignment=assignment, members=members.get(assignment.department_id, [])
+            )
+        else:
+            form = INBOX_FORMS[act](assignment=assignment)
         forms.append({"act": act, "form": form, "open": mine})
     return forms
 
@@ -273,16 +289,20 @@ def _inbox_forms(assignment: Assignment, bound: AssignmentActForm | None) -> lis
 def _render_inbox(request, *, bound: AssignmentActForm | None = None, status: int = 200):
     user = request.user
     now = timezone.now()
-    found = selectors.inbox(user, now)
+    # 我承办的: only the cases the user is the officer (承办人) of; else theirs first.
+    officer_only = request.GET.get("officer") == "me"
+    found = selectors.inbox(user, now, officer_only=officer_only)
     groups = selectors.inbox_groups(found, now)
+    members = selectors.officer_choices(user)
     for group in groups:
         for item in group["items"]:
-            item["forms"] = _inbox_forms(item["assignment"], bound)
+            item["forms"] = _inbox_forms(item["assignment"], user, bound, members)
     context = {
         "groups": groups,
         "counts": found["counts"],
         "limit": selectors.INBOX_LIMIT,
         "several_departments": len(services.department_ids(user)) != 1,
+        "officer_only": officer_only,
     }
     return render(request, "dispatch/inbox/inbox.html", context, status=status)
 
@@ -312,6 +332,8 @@ def _run_assignment_act(act: str, assignment: Assignment, user, data: dict) -> N
         services.assignment_refuse(assignment, user, reason=data["reason"])
     elif act == "return":
         services.assignment_return(assignment, user, reason=data["reason"])
+    elif act == "officer":
+        services.assignment_set_officer(assignment, user, officer_id=data["officer"])
     else:
         services.assignment_note(assignment, user, note=data["note"], public=data["public"])
 
@@ -321,6 +343,7 @@ DONE_MESSAGES = {
     "refuse": gettext_lazy("Refused your part of %(case)s."),
     "return": gettext_lazy("Returned %(case)s to the centre."),
     "note": gettext_lazy("Note added to %(case)s."),
+    "officer": gettext_lazy("Officer assigned for %(case)s."),
 }
 
 

@@ -6,6 +6,10 @@
    their 39 counties, real boundaries) goes through `import_regions`.
 2. Below four counties (乃东区, 乡城县, 和静县, and 琼结县 for 拉玉乡) the project makes up
    townships, villages / communities and grids named after the places of docs/domain.md.
+   A made-up place never borrows the name of a real one elsewhere: 台斯砍村 and 哈拉玉宫
+   lie in 库尔勒市 and 江塘村 in 加查县, so the demo's villages under those codes are
+   named as made up for the demo ("泽当示范村", "哈尔莫敦示范村", "哈尔莫敦二村") under a
+   real township of their county (泽当街道, 哈尔莫敦镇).
    Their boundaries tile their parent exactly: a county is cut into equal-area strips west
    to east (townships), a township into equal-area bands north to south (villages), a
    village into rows north to south and each row into cells west to east (grids). They are
@@ -86,7 +90,7 @@ DEMO_COUNTIES: tuple[CountySpec, ...] = (
             T(
                 "泽当街道",
                 1,
-                (V("琼嘎顶社区", 1, 2, 2), V("格桑社区", 2, 2, 2), V("江塘村", 201, 2, 2)),
+                (V("琼嘎顶社区", 1, 2, 2), V("格桑社区", 2, 2, 2), V("泽当示范村", 201, 2, 2)),
             ),
             T(
                 "昌珠镇",
@@ -144,7 +148,7 @@ DEMO_COUNTIES: tuple[CountySpec, ...] = (
                     V("巴音社区", 2, 2, 2, ((4, "东归农贸市场网格", GridKind.MARKET),)),
                 ),
             ),
-            T("哈拉玉宫镇", 101, (V("台斯砍村", 201, 2, 2), V("哈拉玉宫村", 202, 1, 3))),
+            T("哈尔莫敦镇", 101, (V("哈尔莫敦示范村", 201, 2, 2), V("哈尔莫敦二村", 202, 1, 3))),
             T("巴润哈尔莫敦镇", 102, (V("查汗通古村", 201, 1, 2), V("开来村", 202, 1, 2))),
         ),
     ),
@@ -360,18 +364,20 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("gongbu", "贡布", Role.LEADER, ("乡城县",)),
     DemoUser("lijun", "李军", DEPARTMENT_STAFF, ("dept", "513336-transport")),
     # 和静县: unpaid wages, the tea meeting, 13 workers' wages (scenarios 2, 3, 6).
-    DemoUser("bateer", "巴特尔", Role.GRID_WORKER, ("和静县", "台斯砍村", "台斯砍村第一网格")),
-    DemoUser("aili", "艾力", Role.GRID_POLICE, ("和静县", "台斯砍村")),
-    DemoUser("menghe", "孟和", Role.GRID_LEADER, ("和静县", "台斯砍村")),
-    DemoUser("wangli", "王丽", Role.CENTRE_STAFF, ("和静县", "哈拉玉宫镇")),
+    DemoUser(
+        "bateer", "巴特尔", Role.GRID_WORKER, ("和静县", "哈尔莫敦示范村", "哈尔莫敦示范村第一网格")
+    ),
+    DemoUser("aili", "艾力", Role.GRID_POLICE, ("和静县", "哈尔莫敦示范村")),
+    DemoUser("menghe", "孟和", Role.GRID_LEADER, ("和静县", "哈尔莫敦示范村")),
+    DemoUser("wangli", "王丽", Role.CENTRE_STAFF, ("和静县", "哈尔莫敦镇")),
     DemoUser("chenjing", "陈静", Role.CENTRE_STAFF, ("和静县",)),
     DemoUser("zhaoqiang", "赵强", Role.LEADER, ("和静县",)),
     DemoUser("maxiaoyan", "马晓燕", DEPARTMENT_STAFF, ("dept", "652827-labour-inspection")),
     DemoUser("liuwei", "刘伟", DEPARTMENT_STAFF, ("dept", "652827-transport")),
     # 乃东区 and 琼结县拉玉乡.
-    DemoUser("ciren", "次仁", Role.GRID_WORKER, ("乃东区", "江塘村", "江塘村第一网格")),
-    DemoUser("dawa", "达瓦", Role.GRID_POLICE, ("乃东区", "江塘村", "江塘村第一网格")),
-    DemoUser("pubu", "普布", Role.GRID_LEADER, ("乃东区", "江塘村")),
+    DemoUser("ciren", "次仁", Role.GRID_WORKER, ("乃东区", "泽当示范村", "泽当示范村第一网格")),
+    DemoUser("dawa", "达瓦", Role.GRID_POLICE, ("乃东区", "泽当示范村", "泽当示范村第一网格")),
+    DemoUser("pubu", "普布", Role.GRID_LEADER, ("乃东区", "泽当示范村")),
     DemoUser("yangzong", "央宗", Role.CENTRE_STAFF, ("乃东区", "泽当街道")),
     DemoUser("zhuoga", "卓嘎", Role.CENTRE_STAFF, ("乃东区",)),
     DemoUser("basang", "巴桑", Role.LEADER, ("乃东区",)),

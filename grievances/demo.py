@@ -211,12 +211,12 @@ T_ROCKFALL = "然乌村通村公路边坡落石"
 T_HEATING = "黑达村独居老人冬季取暖困难"
 T_DITCH = "黑达村巷道排水沟堵塞"
 T_WORKERS = "13名务工人员被拖欠工资约20万元"
-T_GUARDRAIL = "台斯砍村桥梁护栏损坏"
+T_GUARDRAIL = "哈尔莫敦示范村桥梁护栏损坏"
 T_HERDERS = "开来村养殖合作社拖欠牧工工资"
-T_CANAL = "台斯砍村灌溉渠道渗漏"
+T_CANAL = "哈尔莫敦示范村灌溉渠道渗漏"
 T_PIPE = "安置小区3号楼楼道水管漏水"
-T_WALL_DRAIN = "江塘村两户村民因院墙排水发生纠纷"
-T_WIRES = "江塘村独居老人家中电线老化"
+T_WALL_DRAIN = "泽当示范村两户村民因院墙排水发生纠纷"
+T_WIRES = "泽当示范村独居老人家中电线老化"
 T_FROZEN = "拉玉村饮水管道冻裂"
 TITLES = (
     T_WALL,
@@ -466,7 +466,7 @@ def workers_wages() -> None:
 
 def guardrail() -> None:
     """In progress (和静县): the transport bureau has signed and is working on it."""
-    grid = place("和静县", "台斯砍村", "台斯砍村第一网格")
+    grid = place("和静县", "哈尔莫敦示范村", "哈尔莫敦示范村第一网格")
     worker, centre, bureau = person("bateer"), person("wangli"), person("liuwei")
     day = local_day(1, grid)
     s = Story()
@@ -475,7 +475,7 @@ def guardrail() -> None:
         case_services.grievance_submit,
         user=worker,
         title=T_GUARDRAIL,
-        description="台斯砍村村口便桥东侧护栏被车辆撞断约6米，桥下为灌溉渠，夜间通行危险。",
+        description="哈尔莫敦示范村村口便桥东侧护栏被车辆撞断约6米，桥下为灌溉渠，夜间通行危险。",
         category=category("hazard.road"),
         urgency=Urgency.NORMAL,
         source=Source.GRID_WORKER,
@@ -518,14 +518,14 @@ def herders() -> None:
 
 def canal() -> None:
     """Submitted (和静县): reported by the grid worker this morning."""
-    grid = place("和静县", "台斯砍村", "台斯砍村第一网格")
+    grid = place("和静县", "哈尔莫敦示范村", "哈尔莫敦示范村第一网格")
     s = Story()
     s(
         ago(hours=3),
         case_services.grievance_submit,
         user=person("bateer"),
         title=T_CANAL,
-        description="台斯砍村一组灌溉渠道多处渗漏，冬灌用水浪费严重，部分农田被淹。",
+        description="哈尔莫敦示范村一组灌溉渠道多处渗漏，冬灌用水浪费严重，部分农田被淹。",
         category=category("hazard.utilities"),
         urgency=Urgency.NORMAL,
         source=Source.GRID_WORKER,
@@ -538,7 +538,7 @@ def leaking_pipe() -> None:
     """Scenario 5 (乃东区, closed and rated): a resident reports a leaking pipe from the
     phone; the street centre sends it down to the grid; the grid worker calls the property
     company; two hours later it is fixed; the resident rates it through the tracking page."""
-    grid = place("乃东区", "江塘村", "江塘村第一网格")
+    grid = place("乃东区", "泽当示范村", "泽当示范村第一网格")
     centre, worker = person("yangzong"), person("ciren")
     day = local_day(2, grid)
     s = Story()
@@ -551,7 +551,7 @@ def leaking_pipe() -> None:
         category=category("hazard.utilities"),
         source=Source.RESIDENT_WEB,
         region=grid,
-        address="乃东区泽当街道江塘村安置小区3号楼2单元",
+        address="乃东区泽当街道泽当示范村安置小区3号楼2单元",
         complainants=[ComplainantData(name="王女士", phone="13908931234")],
         **point(grid),
     )
@@ -596,7 +596,7 @@ def leaking_pipe() -> None:
 def wall_drain() -> None:
     """Accepted (乃东区): a neighbours' dispute waiting for the centre to dispatch it or
     send it to mediation."""
-    village = place("乃东区", "江塘村")
+    village = place("乃东区", "泽当示范村")
     centre = person("yangzong")
     day = local_day(1, village)
     s = Story()
@@ -605,7 +605,7 @@ def wall_drain() -> None:
         case_services.grievance_submit,
         user=person("pubu"),
         title=T_WALL_DRAIN,
-        description="江塘村三组两户村民因新建院墙排水口朝向对方院落发生争执，双方多次争吵。",
+        description="泽当示范村三组两户村民因新建院墙排水口朝向对方院落发生争执，双方多次争吵。",
         category=category("dispute.neighbours"),
         source=Source.GRID_WORKER,
         region=village,
@@ -623,7 +623,7 @@ def wall_drain() -> None:
 
 def old_wires() -> None:
     """In progress on the spot (乃东区): sent down to the grid, the grid worker handles it."""
-    grid = place("乃东区", "江塘村", "江塘村第一网格")
+    grid = place("乃东区", "泽当示范村", "泽当示范村第一网格")
     centre, worker = person("yangzong"), person("ciren")
     day = local_day(1, grid)
     s = Story()
@@ -632,7 +632,7 @@ def old_wires() -> None:
         case_services.grievance_submit,
         user=worker,
         title=T_WIRES,
-        description="江塘村独居老人次珍家中电线老化裸露，冬季使用电暖器存在火灾隐患。",
+        description="泽当示范村独居老人次珍家中电线老化裸露，冬季使用电暖器存在火灾隐患。",
         category=category("hazard.fire"),
         urgency=Urgency.NORMAL,
         source=Source.GRID_WORKER,

@@ -171,7 +171,12 @@ def _detail_queryset(user):
         ),
     ]
     if hasattr(Grievance, "whistles"):  # read through the reverse relation of dispatch
-        prefetch += ["whistles__centre", "whistles__issued_by", "whistles__assignments__department"]
+        prefetch += [
+            "whistles__centre",
+            "whistles__issued_by",
+            "whistles__assignments__department",
+            "whistles__assignments__officer",
+        ]
     return qs.prefetch_related(*prefetch)
 
 

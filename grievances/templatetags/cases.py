@@ -249,6 +249,18 @@ def event_details(event) -> str:
         return _("Settled on the spot")
     if action in ("handle", "report_in") and data.get("on_time") is False:
         return _("Late")
+    if action == "officer" and data.get("officer"):
+        # The department head named the officer (承办人) of their department's part.
+        if data.get("previous"):
+            return _("%(dept)s: %(previous)s → %(officer)s") % {
+                "dept": data.get("department", ""),
+                "previous": data["previous"],
+                "officer": data["officer"],
+            }
+        return _("%(dept)s: %(officer)s") % {
+            "dept": data.get("department", ""),
+            "officer": data["officer"],
+        }
     if data.get("department"):
         return str(data["department"])
     return ""

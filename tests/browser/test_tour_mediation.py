@@ -290,13 +290,13 @@ def taisikan(transactional_db):
     prefecture = region_with_box(
         "巴音郭楞蒙古自治州", "652800000000", "city", None, (82, 40, 90, 44)
     )
-    county = region_with_box("和静县", "652827000000", "county", prefecture, (84, 42, 87, 44))
+    county = region_with_box("库尔勒市", "652801000000", "county", prefecture, (84, 42, 87, 44))
     township = region_with_box(
-        "哈拉玉宫镇", "652827101000", "township", county, (85, 42.5, 86, 43.5)
+        "哈拉玉宫镇", "652801101000", "township", county, (85, 42.5, 86, 43.5)
     )
-    village = region_with_box("台斯砍村", "652827101201", "village", township, (85.5, 43, 86, 43.5))
+    village = region_with_box("台斯砍村", "652801101201", "village", township, (85.5, 43, 86, 43.5))
     grid = region_with_box(
-        "台斯砍村第一网格", "652827101201001", "grid", village, (85.5, 43, 86, 43.5), "residential"
+        "台斯砍村第一网格", "652801101201001", "grid", village, (85.5, 43, 86, 43.5), "residential"
     )
     cadre = make_member(
         "tsk_cadre", village, Role.CENTRE_STAFF, full_name="村干部阿依古丽", phone="13899020001"

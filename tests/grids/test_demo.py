@@ -61,8 +61,8 @@ def test_load_demo_builds_the_tree(loaded):
     heida = Region.objects.get(name="黑达村")
     assert heida.parent.name == "青德镇"
     assert heida.parent.parent.code == "513336000000"
-    assert Region.objects.get(name="台斯砍村").parent.name == "哈拉玉宫镇"
-    assert Region.objects.get(name="江塘村").parent.name == "泽当街道"
+    assert Region.objects.get(name="哈尔莫敦示范村").parent.name == "哈尔莫敦镇"
+    assert Region.objects.get(name="泽当示范村").parent.name == "泽当街道"
     assert Region.objects.get(name="琼嘎顶社区").parent.name == "泽当街道"
     assert Region.objects.get(name="拉玉乡").parent.name == "琼结县"
     kinds = set(Region.objects.filter(level="grid").values_list("kind", flat=True))

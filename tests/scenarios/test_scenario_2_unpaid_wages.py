@@ -1,10 +1,10 @@
-"""Scenario 2 (domain.md §4): unpaid wages in 和静县, Bayingol; both whistles.
+"""Scenario 2 (domain.md §4): unpaid wages in 和硕县特吾里克镇, Bayingol; both whistles.
 
 Resident 曹某 tells his grid worker that a construction company owes him 77,000 yuan; the grid
 worker reports it (Monday 2026-06-01). The case belongs to the village's centre; the township
-grid centre of 哈拉玉宫镇 acts on it as a centre above: it accepts and tries mediation, which
+grid centre of 特吾里克镇 acts on it as a centre above: it accepts and tries mediation, which
 fails (a note: the mediation app is not there yet), and whistles vertically (纵向吹哨,
-escalate) to the county centre of 和静县. The county centre, now owning the case, whistles
+escalate) to the county centre of 和硕县. The county centre, now owning the case, whistles
 horizontally (横向吹哨, dispatch) to the county labour inspection brigade, which reports in.
 Three days later (Thursday 2026-06-04) the wages are paid: the brigade reports "工资已全额
 支付", the county centre verifies and 曹某 rates 5 through tracking.
@@ -16,7 +16,8 @@ Two paths up to the county centre:
 - `village_hands_up`: the village centre first accepts the case and hands it up to the township
   (a vertical whistle of its own), whose escalation then reaches the county.
 
-The township, village and grid names and codes are illustrative; 和静县 is 652827000000.
+The village and grid names and the codes below the county are illustrative; 和硕县 is
+652828000000.
 """
 
 from __future__ import annotations
@@ -59,21 +60,21 @@ def client_for(user) -> APIClient:
 
 @pytest.fixture
 def hejing():
-    """巴音郭楞州 → 和静县 → 哈拉玉宫镇 → a village → its grid; the county's labour inspection
+    """巴音郭楞州 → 和硕县 → 特吾里克镇 → a village → its grid; the county's labour inspection
     brigade; one person per role."""
     prefecture = region_with_box(
         "巴音郭楞蒙古自治州", "652800000000", "city", None, (82, 40, 90, 44)
     )
-    county = region_with_box("和静县", "652827000000", "county", prefecture, (84, 42, 87, 44))
+    county = region_with_box("和硕县", "652828000000", "county", prefecture, (84, 42, 87, 44))
     township = region_with_box(
-        "哈拉玉宫镇", "652827104000", "township", county, (85, 42.5, 86, 43.5)
+        "特吾里克镇", "652828100000", "township", county, (85, 42.5, 86, 43.5)
     )
     village = region_with_box(
-        "察汗乌苏村", "652827104201", "village", township, (85.5, 43, 86, 43.5)
+        "特吾里克示范村", "652828100201", "village", township, (85.5, 43, 86, 43.5)
     )
     grid = region_with_box(
-        "察汗乌苏村第一网格",
-        "652827104201001",
+        "特吾里克示范村第一网格",
+        "652828100201001",
         "grid",
         village,
         (85.5, 43, 86, 43.5),
@@ -82,7 +83,7 @@ def hejing():
     for region in (prefecture, county, township, village, grid):
         region.refresh_from_db()
     brigade = Department.objects.create(
-        name="和静县劳动保障监察大队", code="hj-labour", region=county
+        name="和硕县劳动保障监察大队", code="hs-labour", region=county
     )
     brigade_staff = UserFactory(username="hj_labour_duty", full_name="监察大队值班员")
     DepartmentMembership.objects.create(user=brigade_staff, department=brigade)
@@ -194,7 +195,7 @@ def test_unpaid_wages_go_up_to_the_county_and_the_labour_brigade_gets_them_paid(
         # 横向吹哨: the county centre whistles the labour inspection brigade.
         clock.move_to(at(1, 15, 40))
         r = county.get("/api/v1/departments/", {"region": county_code})
-        assert [d["name"] for d in r.json()["results"]] == ["和静县劳动保障监察大队"]
+        assert [d["name"] for d in r.json()["results"]] == ["和硕县劳动保障监察大队"]
         r = county.post(
             f"/api/v1/grievances/{cid}/dispatch/",
             {"departments": [hejing["brigade"].pk], "note": "请依法督促建筑公司支付拖欠工资"},
@@ -268,12 +269,12 @@ def test_unpaid_wages_go_up_to_the_county_and_the_labour_brigade_gets_them_paid(
     ]
     events = case["events"]
     labels = {(e["action"], e["created_at"]): e["actor_label"] for e in events}
-    assert "哈拉玉宫镇" in labels[("note", iso(1, 15, 0))]
-    assert "哈拉玉宫镇" in labels[("escalate", iso(1, 15, 10))]
-    assert "和静县" in labels[("dispatch", iso(1, 15, 40))]
-    assert "和静县" in labels[("verify", iso(4, 15, 0))]
-    assert labels[("report_in", iso(1, 16, 0))] == "和静县劳动保障监察大队"
-    assert labels[("handle", iso(4, 11, 0))] == "和静县劳动保障监察大队"
+    assert "特吾里克镇" in labels[("note", iso(1, 15, 0))]
+    assert "特吾里克镇" in labels[("escalate", iso(1, 15, 10))]
+    assert "和硕县" in labels[("dispatch", iso(1, 15, 40))]
+    assert "和硕县" in labels[("verify", iso(4, 15, 0))]
+    assert labels[("report_in", iso(1, 16, 0))] == "和硕县劳动保障监察大队"
+    assert labels[("handle", iso(4, 11, 0))] == "和硕县劳动保障监察大队"
     assert next(e for e in events if e["action"] == "note")["note"] == "调解未成功"
 
     # The vertical whistle(s): from/to centre in the event's data.
@@ -282,9 +283,9 @@ def test_unpaid_wages_go_up_to_the_county_and_the_labour_brigade_gets_them_paid(
         for e in events
         if e["action"] == "escalate"
     ]
-    to_county = ("哈拉玉宫镇", county_code, "和静县")
+    to_county = ("特吾里克镇", county_code, "和硕县")
     if path == VILLAGE_HANDS_UP:
-        assert ups == [("察汗乌苏村", township_code, "哈拉玉宫镇"), to_county]
+        assert ups == [("特吾里克示范村", township_code, "特吾里克镇"), to_county]
     else:
         assert ups == [to_county]
     assert case["escalation_count"] == len(ups)
@@ -294,18 +295,18 @@ def test_unpaid_wages_go_up_to_the_county_and_the_labour_brigade_gets_them_paid(
 
     # The horizontal whistle: the dispatch event and the whistle with the brigade's assignment.
     dispatch = next(e for e in events if e["action"] == "dispatch")
-    assert dispatch["data"]["lead"] == "和静县劳动保障监察大队"
+    assert dispatch["data"]["lead"] == "和硕县劳动保障监察大队"
     assert dispatch["data"]["whistle"]
     # Normal urgency: 5 working days from Monday 15:40, so Thursday's payment is on time.
     assert dispatch["data"]["handle_due_at"] == iso(8, 15, 40)
     assert next(e for e in events if e["action"] == "handle")["data"]["on_time"] is True
     whistles = county.get(f"/api/v1/grievances/{cid}/whistles/").json()
     assert [(w["id"], w["centre"], w["centre_name"], w["status"]) for w in whistles] == [
-        (dispatch["data"]["whistle"], county_code, "和静县", "done")
+        (dispatch["data"]["whistle"], county_code, "和硕县", "done")
     ]
     assert [
         (a["id"], a["department"], a["role"], a["status"]) for a in whistles[0]["assignments"]
-    ] == [(assignment_id, "和静县劳动保障监察大队", "lead", "done")]
+    ] == [(assignment_id, "和硕县劳动保障监察大队", "lead", "done")]
     # The township still sees the case and its whistles after handing it up.
     assert township.get(f"/api/v1/grievances/{cid}/").status_code == 200
     assert township.get(f"/api/v1/grievances/{cid}/whistles/").json() == whistles

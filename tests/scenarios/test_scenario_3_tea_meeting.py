@@ -1,4 +1,4 @@
-"""Scenario 3 (domain.md §4): the tea-meeting dispute of 台斯砍村, 和静县.
+"""Scenario 3 (domain.md §4): the tea-meeting dispute of 台斯砍村, 库尔勒市.
 
 Wednesday 2026-09-16, evening. At a household tea meeting (联户茶会) villager 李某 says that
 卡某 has not paid him for the silage corn of his 120 mu. The village cadre (the village
@@ -12,7 +12,7 @@ they received by SMS, each with a one-time code from the SMS outbox, and the cad
 lead mediator: the mediation is settled and the case handled; the village centre verifies.
 On the first instalment's date the mediator is reminded to follow up.
 
-The grid's box is illustrative; 台斯砍村's code follows the demo data (grids/demo.py).
+The boxes and the codes below 库尔勒市 (652801000000) are illustrative.
 """
 
 from __future__ import annotations
@@ -53,13 +53,13 @@ def taisikan(settings):
     prefecture = region_with_box(
         "巴音郭楞蒙古自治州", "652800000000", "city", None, (82, 40, 90, 44)
     )
-    county = region_with_box("和静县", "652827000000", "county", prefecture, (84, 42, 87, 44))
+    county = region_with_box("库尔勒市", "652801000000", "county", prefecture, (84, 42, 87, 44))
     township = region_with_box(
-        "哈拉玉宫镇", "652827101000", "township", county, (85, 42.5, 86, 43.5)
+        "哈拉玉宫镇", "652801101000", "township", county, (85, 42.5, 86, 43.5)
     )
-    village = region_with_box("台斯砍村", "652827101201", "village", township, (85.5, 43, 86, 43.5))
+    village = region_with_box("台斯砍村", "652801101201", "village", township, (85.5, 43, 86, 43.5))
     grid = region_with_box(
-        "台斯砍村第一网格", "652827101201001", "grid", village, (85.5, 43, 86, 43.5), "residential"
+        "台斯砍村第一网格", "652801101201001", "grid", village, (85.5, 43, 86, 43.5), "residential"
     )
     for region in (prefecture, county, township, village, grid):
         region.refresh_from_db()
