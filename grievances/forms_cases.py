@@ -28,6 +28,7 @@ from grievances.models import (
     Grievance,
     HandlingLevel,
     RejectReason,
+    RequestType,
     Source,
     State,
     Urgency,
@@ -92,6 +93,16 @@ class CaseFilter(GrievanceFilter):
     source = filters.MultipleChoiceFilter(
         choices=Source.choices, label=gettext_lazy("Source"), widget=forms.CheckboxSelectMultiple
     )
+    request_type = filters.MultipleChoiceFilter(
+        choices=RequestType.choices,
+        label=gettext_lazy("Request type"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    extension_pending = filters.BooleanFilter(
+        method="filter_extension_pending",
+        label=gettext_lazy("Extension request waiting"),
+        widget=forms.CheckboxInput(attrs={"value": "true"}),
+    )
     region = filters.CharFilter(
         method="filter_region",
         label=gettext_lazy("Region (code, with everything inside it)"),
@@ -99,6 +110,10 @@ class CaseFilter(GrievanceFilter):
             attrs={"list": "case-region-options", "inputmode": "numeric", "autocomplete": "off"}
         ),
     )
+
+    def filter_extension_pending(self, qs, name, value):
+        # A checkbox: unticked means "any", not "none waiting".
+        return super().filter_extension_pending(qs, name, value) if value else qs
 
 
 # --- Act forms ------------------------------------------------------------------------------------
@@ -258,6 +273,19 @@ class HandleForm(ActForm):
     def photos_public(self) -> bool:
         # The result is shown to the reporter, and so is its evidence.
         return True
+
+
+class AnswerForm(ActForm):
+    """答复: a consultation answered by the centre, the answer shown to the reporter as the
+    result, and the case closed."""
+
+    name = "answer"
+    submit_label = gettext_lazy("Answer and close")
+    answer = forms.CharField(
+        label=gettext_lazy("Answer (shown to the reporter)"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4, "data-canned": "result"}),
+    )
 
 
 class RedoForm(ReasonForm):
@@ -438,6 +466,7 @@ ACT_FORMS: dict[str, type[ActForm]] = {
         ReportInForm,
         ReturnForm,
         HandleForm,
+        AnswerForm,
         RedoForm,
         VerifyForm,
         ReopenForm,
