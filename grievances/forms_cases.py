@@ -144,8 +144,13 @@ class PhotosField(forms.FileField):
         return files
 
 
-def _textarea(rows: int = 3) -> forms.Textarea:
-    return forms.Textarea(attrs={"rows": rows})
+def _textarea(rows: int = 3, canned: str = "") -> forms.Textarea:
+    """`canned`: the kind of canned replies (常用语) a higher app may offer for the text; the
+    form adds its case, and the case page's script (the desk app's) the picker."""
+    attrs = {"rows": rows}
+    if canned:
+        attrs["data-canned"] = canned
+    return forms.Textarea(attrs=attrs)
 
 
 class ActForm(forms.Form):
@@ -162,6 +167,9 @@ class ActForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.case = case
         self.user = user
+        for field in self.fields.values():
+            if "data-canned" in field.widget.attrs:
+                field.widget.attrs["data-canned-case"] = case.pk
 
     def api_data(self) -> dict:
         return {k: v for k, v in self.cleaned_data.items() if k != "photos"}
@@ -234,7 +242,7 @@ class RejectForm(ActForm):
         label=gettext_lazy("Explanation shown to the reporter"),
         required=False,
         max_length=5000,
-        widget=_textarea(),
+        widget=_textarea(canned="rejection"),
     )
     duplicate_of = forms.CharField(
         label=gettext_lazy("Duplicate of (case code)"),
@@ -259,6 +267,9 @@ class ReportInForm(NoteForm):
 class ReturnForm(ReasonForm):
     name = "return"
     submit_label = gettext_lazy("Return to the centre")
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"), max_length=5000, widget=_textarea(canned="return")
+    )
 
 
 class HandleForm(ActForm):
@@ -266,7 +277,7 @@ class HandleForm(ActForm):
     submit_label = gettext_lazy("Report the result")
     error_fields = {"attachments": "photos"}
     result = forms.CharField(
-        label=gettext_lazy("What was done"), max_length=5000, widget=_textarea(4)
+        label=gettext_lazy("What was done"), max_length=5000, widget=_textarea(4, "result")
     )
     photos = PhotosField(label=gettext_lazy("Photos (evidence)"))
 
@@ -284,7 +295,7 @@ class AnswerForm(ActForm):
     answer = forms.CharField(
         label=gettext_lazy("Answer (shown to the reporter)"),
         max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 4, "data-canned": "result"}),
+        widget=_textarea(4, "result"),
     )
 
 
