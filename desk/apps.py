@@ -11,3 +11,9 @@ class DeskConfig(AppConfig):
 
     name = "desk"
     verbose_name = _("The centre's desk")
+
+    def ready(self) -> None:
+        from desk import demo, views  # noqa: F401  demo step
+        from grievances.views_cases import register_case_card
+
+        register_case_card("desk/case_card.html", views.case_card)

@@ -170,6 +170,8 @@ def console_summary(qs: QuerySet[Grievance], now: datetime) -> dict[str, int]:
         with_handlers=Count("pk", filter=Q(state__in=WITH_HANDLERS)),
         overdue=Count("pk", filter=overdue_q(now)),
         due_today=Count("pk", filter=due_today_q(now)),
+        # Extension requests (延期申请) waiting for the centre's decision.
+        extension_pending=Count("pk", filter=Q(extension_requested_days__isnull=False)),
     )
 
 

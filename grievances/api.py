@@ -51,6 +51,7 @@ from grievances.models import (
     HandlingLevel,
     Rating,
     RejectReason,
+    RequestType,
     Source,
     State,
     Urgency,
@@ -211,6 +212,7 @@ class GrievanceListSerializer(serializers.ModelSerializer):
             "region",
             "owning_centre",
             "source",
+            "request_type",
             "risk_flags",
             "priority",
             "report_in_due_at",
@@ -237,6 +239,7 @@ class GrievanceListSerializer(serializers.ModelSerializer):
             "region",
             "owning_centre",
             "source",
+            "request_type",
             "handle_due_at",
             "suspended_at",
             "is_overdue",
@@ -466,6 +469,7 @@ class GrievanceCreateSerializer(serializers.Serializer):
     )
     address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     source = serializers.ChoiceField(choices=Source.choices, required=False)
+    request_type = serializers.ChoiceField(choices=RequestType.choices, required=False)
     complainants = ComplainantInputSerializer(
         many=True,
         required=False,
@@ -642,6 +646,11 @@ class GrievanceFilter(filters.FilterSet):
     region = filters.CharFilter(method="filter_region", label=gettext_lazy("region code (subtree)"))
     overdue = filters.BooleanFilter(method="filter_overdue")
     source = filters.MultipleChoiceFilter(choices=Source.choices)
+    request_type = filters.MultipleChoiceFilter(choices=RequestType.choices)
+    extension_pending = filters.BooleanFilter(
+        method="filter_extension_pending",
+        label=gettext_lazy("an extension request (延期申请) waits for the centre"),
+    )
     urgency = filters.MultipleChoiceFilter(choices=Urgency.choices)
     risk = filters.MultipleChoiceFilter(
         method="filter_risk",
@@ -670,6 +679,10 @@ class GrievanceFilter(filters.FilterSet):
     def filter_overdue(self, qs, name, value):
         overdue = selectors.overdue_q(timezone.now())
         return qs.filter(overdue) if value else qs.exclude(overdue)
+
+    def filter_extension_pending(self, qs, name, value):
+        pending = Q(extension_requested_days__isnull=False)
+        return qs.filter(pending) if value else qs.exclude(pending)
 
     def filter_risk(self, qs, name, values):
         q = Q()
@@ -793,6 +806,10 @@ class AttachmentIdsMixin(serializers.Serializer):
 class HandleInput(AttachmentIdsMixin):
     result = serializers.CharField(max_length=5000)
     note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AnswerInput(NoteInput):
+    answer = serializers.CharField(max_length=5000)
 
 
 class ExtendInput(serializers.Serializer):
@@ -922,6 +939,10 @@ ACTS = {
         lambda c, u, d: services.grievance_handle(
             c, u, result=d["result"], note=d["note"], attachments=_attachments(c, d["attachments"])
         ),
+    ),
+    "answer": (
+        AnswerInput,
+        lambda c, u, d: services.grievance_answer(c, u, answer=d["answer"], note=d["note"]),
     ),
     "redo": (ReasonInput, lambda c, u, d: services.grievance_redo(c, u, reason=d["reason"])),
     "verify": (NoteInput, lambda c, u, d: services.grievance_verify(c, u, note=d["note"])),

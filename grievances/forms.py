@@ -23,6 +23,7 @@ from grievances import attachments, idempotency
 from grievances.models import (
     CODE_LENGTH,
     Category,
+    RequestType,
     Source,
     Urgency,
     normalize_tracking_code,
@@ -172,6 +173,12 @@ class ReportForm(IntakeForm):
         label=_("Urgency"),
         required=False,
         choices=[("", _("Usual for the category")), *Urgency.choices],
+    )
+    request_type = forms.ChoiceField(
+        label=_("What you ask for"),
+        required=False,
+        choices=RequestType.choices,
+        initial=RequestType.COMPLAINT,
     )
     lng = forms.FloatField(required=False, min_value=-180, max_value=180, widget=forms.HiddenInput)
     lat = forms.FloatField(required=False, min_value=-90, max_value=90, widget=forms.HiddenInput)

@@ -28,6 +28,7 @@ from grievances.models import (
     Grievance,
     HandlingLevel,
     RejectReason,
+    RequestType,
     Source,
     State,
     Urgency,
@@ -92,6 +93,16 @@ class CaseFilter(GrievanceFilter):
     source = filters.MultipleChoiceFilter(
         choices=Source.choices, label=gettext_lazy("Source"), widget=forms.CheckboxSelectMultiple
     )
+    request_type = filters.MultipleChoiceFilter(
+        choices=RequestType.choices,
+        label=gettext_lazy("Request type"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    extension_pending = filters.BooleanFilter(
+        method="filter_extension_pending",
+        label=gettext_lazy("Extension request waiting"),
+        widget=forms.CheckboxInput(attrs={"value": "true"}),
+    )
     region = filters.CharFilter(
         method="filter_region",
         label=gettext_lazy("Region (code, with everything inside it)"),
@@ -99,6 +110,10 @@ class CaseFilter(GrievanceFilter):
             attrs={"list": "case-region-options", "inputmode": "numeric", "autocomplete": "off"}
         ),
     )
+
+    def filter_extension_pending(self, qs, name, value):
+        # A checkbox: unticked means "any", not "none waiting".
+        return super().filter_extension_pending(qs, name, value) if value else qs
 
 
 # --- Act forms ------------------------------------------------------------------------------------
@@ -129,8 +144,13 @@ class PhotosField(forms.FileField):
         return files
 
 
-def _textarea(rows: int = 3) -> forms.Textarea:
-    return forms.Textarea(attrs={"rows": rows})
+def _textarea(rows: int = 3, canned: str = "") -> forms.Textarea:
+    """`canned`: the kind of canned replies (常用语) a higher app may offer for the text; the
+    form adds its case, and the case page's script (the desk app's) the picker."""
+    attrs = {"rows": rows}
+    if canned:
+        attrs["data-canned"] = canned
+    return forms.Textarea(attrs=attrs)
 
 
 class ActForm(forms.Form):
@@ -147,6 +167,9 @@ class ActForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.case = case
         self.user = user
+        for field in self.fields.values():
+            if "data-canned" in field.widget.attrs:
+                field.widget.attrs["data-canned-case"] = case.pk
 
     def api_data(self) -> dict:
         return {k: v for k, v in self.cleaned_data.items() if k != "photos"}
@@ -243,7 +266,7 @@ class RejectForm(ActForm):
         label=gettext_lazy("Explanation shown to the reporter"),
         required=False,
         max_length=5000,
-        widget=_textarea(),
+        widget=_textarea(canned="rejection"),
     )
     duplicate_of = forms.CharField(
         label=gettext_lazy("Duplicate of (case code)"),
@@ -268,6 +291,9 @@ class ReportInForm(NoteForm):
 class ReturnForm(ReasonForm):
     name = "return"
     submit_label = gettext_lazy("Return to the centre")
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"), max_length=5000, widget=_textarea(canned="return")
+    )
 
 
 class HandleForm(ActForm):
@@ -275,13 +301,26 @@ class HandleForm(ActForm):
     submit_label = gettext_lazy("Report the result")
     error_fields = {"attachments": "photos"}
     result = forms.CharField(
-        label=gettext_lazy("What was done"), max_length=5000, widget=_textarea(4)
+        label=gettext_lazy("What was done"), max_length=5000, widget=_textarea(4, "result")
     )
     photos = PhotosField(label=gettext_lazy("Photos (evidence)"))
 
     def photos_public(self) -> bool:
         # The result is shown to the reporter, and so is its evidence.
         return True
+
+
+class AnswerForm(ActForm):
+    """答复: a consultation answered by the centre, the answer shown to the reporter as the
+    result, and the case closed."""
+
+    name = "answer"
+    submit_label = gettext_lazy("Answer and close")
+    answer = forms.CharField(
+        label=gettext_lazy("Answer (shown to the reporter)"),
+        max_length=5000,
+        widget=_textarea(4, "result"),
+    )
 
 
 class RedoForm(ReasonForm):
@@ -462,6 +501,7 @@ ACT_FORMS: dict[str, type[ActForm]] = {
         ReportInForm,
         ReturnForm,
         HandleForm,
+        AnswerForm,
         RedoForm,
         VerifyForm,
         ReopenForm,

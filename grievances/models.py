@@ -137,6 +137,18 @@ class Source(models.TextChoices):
     API = "api", _("API")
 
 
+class RequestType(models.TextChoices):
+    """What the person asks for (诉求类型): a consultation (咨询) wants an answer, a request
+    for help (求助) a service, a complaint (投诉) or a tip-off (举报) a handling, a suggestion
+    (建议) a hearing. The centre may answer a consultation itself and close it (答复)."""
+
+    CONSULTATION = "consultation", _("Consultation")
+    HELP = "help", _("Request for help")
+    COMPLAINT = "complaint", _("Complaint")
+    TIP_OFF = "tip_off", _("Tip-off")
+    SUGGESTION = "suggestion", _("Suggestion")
+
+
 class Complexity(models.TextChoices):
     SIMPLE = "simple", _("Simple")
     COMPLEX = "complex", _("Complex")
@@ -341,6 +353,12 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
     grid = ancestor_column()
 
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    request_type = models.CharField(
+        _("request type"),
+        max_length=12,
+        choices=RequestType.choices,
+        default=RequestType.COMPLAINT,
+    )
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("reporter"),
@@ -613,6 +631,12 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=State.SUBMITTED, target=State.HANDLED)
     def settle_on_the_spot(self):
+        pass
+
+    # 答复: the centre answers a consultation itself. Offered on a submitted case too, where
+    # services.grievance_answer accepts it first (the acceptance counts as the response).
+    @transition(field=state, source=[State.SUBMITTED, State.ACCEPTED], target=State.HANDLED)
+    def answer(self):
         pass
 
     @transition(field=state, source=State.HANDLED, target=State.IN_PROGRESS)

@@ -37,6 +37,7 @@ EVENT_LABELS = {
     "report_in": gettext_lazy("Handler reported in"),
     "return": gettext_lazy("Returned to the centre"),
     "handle": gettext_lazy("Handled"),
+    "answer": gettext_lazy("Answered by the governance centre"),
     "redo": gettext_lazy("Sent back to be redone"),
     "verify": gettext_lazy("Verified and closed"),
     "reopen": gettext_lazy("Reopened"),

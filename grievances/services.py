@@ -40,6 +40,7 @@ from grievances.models import (
     Grievance,
     HandlingLevel,
     RejectReason,
+    RequestType,
     ResidentVisit,
     Source,
     State,
@@ -217,6 +218,7 @@ RULES: dict[str, Rule] = {
     "report_in": Rule(_any(is_handler), "report_in", label=gettext_lazy("Report in")),
     "return": Rule(_any(is_handler), "return_case", label=gettext_lazy("Return")),
     "handle": Rule(_any(is_handler), "handle", label=gettext_lazy("Report the result")),
+    "answer": Rule(_any(is_centre), "answer", label=gettext_lazy("Answer and close")),
     "redo": Rule(_any(is_centre), "redo", label=gettext_lazy("Send back to redo")),
     "verify": Rule(_any(is_centre), "verify", label=gettext_lazy("Verify and close")),
     "reopen": Rule(_any(is_centre), "reopen", label=gettext_lazy("Reopen")),
@@ -278,7 +280,9 @@ def _precondition(name: str, case: Grievance) -> str | None:
         return _("Only an overdue case can be supervised.")
     if name == "mediate" and not case.category.is_dispute:
         return _("Only disputes can go to mediation.")
-    if name in ("report_in", "handle", "return") and case.suspended_at:
+    if name == "answer" and case.request_type != RequestType.CONSULTATION:
+        return _("Only a consultation can be answered and closed at once.")
+    if name in ("report_in", "handle", "return", "answer") and case.suspended_at:
         return _("The case is suspended.")
     return None
 
@@ -593,6 +597,7 @@ def grievance_submit(
     category: Category,
     source: str,
     urgency: str | None = None,
+    request_type: str = "",
     lng: float | None = None,
     lat: float | None = None,
     region: Region | None = None,
@@ -613,6 +618,8 @@ def grievance_submit(
     the case: the unique index refuses a second case of the key (IntegrityError, nothing
     written).
     """
+    if request_type and request_type not in RequestType.values:
+        raise InvalidInput(_("Unknown request type."), field="request_type")
     located = None
     if region is None:
         if lng is None or lat is None:
@@ -639,6 +646,7 @@ def grievance_submit(
         category=category,
         urgency=(urgency if staff_report else None) or category.default_urgency,
         suggested_urgency=suggested,
+        request_type=request_type or RequestType.COMPLAINT,
         lng=lng,
         lat=lat,
         address=address,
@@ -1082,6 +1090,29 @@ def grievance_verify(case: Grievance, user, *, note: str = "") -> Grievance:
         return {}
 
     return _run(case, user, "verify", change, note=note, public=True)
+
+
+def grievance_answer(case: Grievance, user, *, answer: str, note: str = "") -> Grievance:
+    """答复: the centre answers a consultation (咨询) itself and closes it, in one transaction.
+
+    The state path is the loop's own, shortened: a submitted case is accepted first (its
+    acceptance is the response that figures count), then `answer` moves it from accepted to
+    handled with the answer as the public result (what tracking shows), then the
+    verification closes it. Three events, each with its usual follow-ups: the complainants
+    hear of the acceptance and of the closing with their rating link, as for any case."""
+    check_act("answer", case, user)
+    text = _require((answer or "").strip(), "answer", _("Write the answer."))
+
+    def change(c: Grievance):
+        c.result = text
+        c.handled_at = timezone.now()
+        return {"answered": True}
+
+    with transaction.atomic():
+        if case.state == State.SUBMITTED:
+            case = grievance_accept(case, user)
+        case = _run(case, user, "answer", change, note=text, public=True)
+        return grievance_verify(case, user, note=note)
 
 
 def grievance_reopen(case: Grievance, user, *, reason: str) -> Grievance:

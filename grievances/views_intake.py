@@ -415,6 +415,7 @@ def _submit(request, form, formset) -> Submitted:
         "description": data["description"],
         "category": data["category"],
         "urgency": data.get("urgency") or None,
+        "request_type": data.get("request_type") or "",
         "lng": data.get("lng"),
         "lat": data.get("lat"),
         "region": region,

@@ -203,3 +203,26 @@ def test_the_demo_places_are_where_they_are(loaded):
         assert not Department.objects.filter(name__contains=name).exists(), name
         assert not MediationOrg.objects.filter(name__contains=name).exists(), name
         assert name not in demo.login_table(), name
+
+
+def test_the_desk_has_its_libraries_a_consultation_and_an_extension_request(loaded, client):
+    from desk.demo import T_CONSULTATION
+    from desk.models import CannedReply, KnowledgeEntry
+
+    assert CannedReply.objects.filter(region__name="乃东区").count() >= 4
+    assert KnowledgeEntry.objects.filter(region__name="乃东区", published=True).exists()
+    asked = Grievance.objects.get(title=T_CONSULTATION)
+    assert (asked.state, asked.request_type) == (State.SUBMITTED, "consultation")
+    waiting = Grievance.objects.filter(extension_requested_days__isnull=False)
+    assert waiting.count() == 1
+    login(client, "yangzong")
+    assert (
+        asked.display_code
+        in client.get("/cases/", {"request_type": "consultation"}).content.decode()
+    )
+    r = client.get("/desk/knowledge/search/", {"case": asked.pk})
+    assert "以此答复并办结" in r.content.decode()
+    assert (
+        waiting.get().display_code
+        in client.get("/console/", {"extension_pending": "true"}).content.decode()
+    )

@@ -362,7 +362,11 @@ def visits(world, people, depts, roster) -> list[tuple[str, object, list[str]]]:
             ["/", "/notifications/", f"/mediation/{m.pk}/", f"/mediation/{m.pk}/agreement/"],
         ),
         ("leader", people.leader, ["/", "/notifications/", "/dashboard/", "/cases/"]),
-        ("admin", w.admin, ["/", "/cases/", "/console/"]),
+        (
+            "admin",
+            w.admin,
+            ["/", "/cases/", "/console/", "/desk/canned/manage/", "/desk/knowledge/manage/"],
+        ),
     ]
 
 
