@@ -60,7 +60,9 @@ class CaseFilter(GrievanceFilter):
         widget=forms.TextInput(
             attrs={
                 "type": "search",
-                "placeholder": gettext_lazy("Title, description, address or case code"),
+                "placeholder": gettext_lazy(
+                    "Title, description, address, case code or ticket number"
+                ),
             }
         ),
     )
