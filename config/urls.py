@@ -68,6 +68,7 @@ urlpatterns = [
     path("", include("evaluation.urls")),
     path("", include("mediation.urls")),
     path("", include("duplicates.urls")),
+    path("", include("desk.urls_callers")),
     path("", include("grids.urls")),
     path("", include("pwa.urls")),
 ]

@@ -6,8 +6,15 @@ from django.utils.translation import gettext_lazy as _
 
 class DeskConfig(AppConfig):
     """The centre's daily tools: canned replies (常用语) and the knowledge base (知识库) of
-    policy answers per category, and the desk's view of what waits on it (extension requests).
+    policy answers per category, the desk's view of what waits on it (extension requests), and a
+    caller's earlier cases shown while the desk registers a new one (重复来电).
     Beside dispatch and mediation: it reads cases, categories and whistles."""
 
     name = "desk"
     verbose_name = _("The centre's desk")
+
+    def ready(self) -> None:
+        from grievances.views_intake import register_intake_panel
+
+        # A caller's earlier cases on the desk's report form (desk/callers.py).
+        register_intake_panel("desk/_caller_history_panel.html")

@@ -10,6 +10,7 @@ from datetime import UTC
 
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxLengthValidator, RegexValidator
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
@@ -26,12 +27,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from grids import limits
 from grids.api import LocateQuerySerializer, RegionRefSerializer
 from grids.api_input import CursorPages, IdField
 from grids.limits import WindowThrottle
@@ -40,6 +42,7 @@ from grievances import idempotency, intake, selectors, services
 from grievances import ratings as ratings_module
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
 from grievances.etags import CaseVersionMixin
+from grievances.forms import PHONE_RE
 from grievances.labels import shown
 from grievances.models import (
     EXTERNAL_SOURCES,
@@ -708,6 +711,14 @@ class GrievanceFilter(filters.FilterSet):
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = filters.CharFilter(method="filter_text", label=gettext_lazy("text search"))
+    phone = filters.CharFilter(
+        method="filter_phone",
+        label=gettext_lazy("a complainant's phone: a caller's earlier cases (rate-limited)"),
+        validators=[
+            RegexValidator(PHONE_RE, gettext_lazy("Enter a phone number of digits.")),
+            MaxLengthValidator(20),
+        ],
+    )
 
     class Meta:
         model = Grievance
@@ -734,6 +745,13 @@ class GrievanceFilter(filters.FilterSet):
         for flag in values:
             q |= Q(**{f"risk_{flag}": True})
         return qs.filter(q)
+
+    def filter_phone(self, qs, name, value):
+        # Counted per user: a list by phone is how numbers would be tried one by one.
+        user = getattr(self.request, "user", None)
+        if limits.over_scope_limit(selectors.CALLER_HISTORY, f"user:{getattr(user, 'pk', None)}"):
+            raise Throttled(wait=limits.scope_wait(selectors.CALLER_HISTORY))
+        return selectors.cases_with_phone(qs, value)
 
     def filter_text(self, qs, name, value):
         code = normalize_tracking_code(value)
