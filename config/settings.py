@@ -436,6 +436,9 @@ REST_FRAMEWORK = {
         "nearby": env_str("THROTTLE_NEARBY", "120/hour"),
         # Joins of a nearby case (这就是我要反映的) sent without an account, per client address.
         "join": env_str("THROTTLE_JOIN", "10/hour"),
+        # A caller's earlier cases by their phone (the desk's panel, ?phone= of the API),
+        # per user: what typing at the desk needs, not a directory of numbers.
+        "caller_history": env_str("THROTTLE_CALLER_HISTORY", "300/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {

@@ -69,6 +69,7 @@ urlpatterns = [
     path("", include("mediation.urls")),
     path("", include("duplicates.urls")),
     path("", include("desk.urls")),
+    path("", include("desk.urls_callers")),
     path("", include("grids.urls")),
     path("", include("pwa.urls")),
 ]

@@ -6,7 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 class DeskConfig(AppConfig):
     """The centre's daily tools: canned replies (常用语) and the knowledge base (知识库) of
-    policy answers per category, and the desk's view of what waits on it (extension requests).
+    policy answers per category, the desk's view of what waits on it (extension requests), and a
+    caller's earlier cases shown while the desk registers a new one (重复来电).
     Beside dispatch and mediation: it reads cases, categories and whistles."""
 
     name = "desk"
@@ -15,5 +16,8 @@ class DeskConfig(AppConfig):
     def ready(self) -> None:
         from desk import demo, views  # noqa: F401  demo step
         from grievances.views_cases import register_case_card
+        from grievances.views_intake import register_intake_panel
 
         register_case_card("desk/case_card.html", views.case_card)
+        # A caller's earlier cases on the desk's report form (desk/callers.py).
+        register_intake_panel("desk/_caller_history_panel.html")

@@ -11,6 +11,7 @@ from functools import cached_property
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from grids.views import request_home_kind, request_roles
 
@@ -65,6 +66,9 @@ class Shell:
             items.append(NavItem(_("Report a problem"), "/report/", "report"))
         if kind in ("public", "resident"):
             items.append(NavItem(_("Track my case"), "/track/", "track"))
+        if kind == "centre_staff":
+            # The desk's intake (登记): walk-ins, the village desk, tea meetings, transfers.
+            items.append(NavItem(pgettext_lazy("nav", "Intake"), "/report/", "report"))
         if kind in ("admin", "centre_staff"):
             items.append(NavItem(_("Console"), reverse("console"), "console"))
         if kind == "department_staff" or "department_staff" in self.roles:

@@ -10,6 +10,7 @@ from datetime import UTC
 
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxLengthValidator, RegexValidator
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
@@ -26,12 +27,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from grids import limits
 from grids.api import LocateQuerySerializer, RegionRefSerializer
 from grids.api_input import CursorPages, IdField
 from grids.limits import WindowThrottle
@@ -40,8 +42,10 @@ from grievances import idempotency, intake, selectors, services, triage
 from grievances import ratings as ratings_module
 from grievances.attachments import MAX_PER_CASE, UploadError, save_upload
 from grievances.etags import CaseVersionMixin
+from grievances.forms import PHONE_RE
 from grievances.labels import shown
 from grievances.models import (
+    EXTERNAL_SOURCES,
     Attachment,
     CaseEvent,
     Category,
@@ -63,6 +67,9 @@ from grievances.scoping import cases_for
 # What one request may carry besides photos (MAX_PER_CASE) and complainants (the setting
 # MAX_COMPLAINANTS): one lead and its assisting departments, and the parties of a dispute.
 MAX_DEPARTMENTS = 20
+# Another system's name for itself, and its ticket numbers (any characters but spaces).
+EXTERNAL_SYSTEM_RE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+EXTERNAL_ID_RE = r"^[^\s\x00-\x1f\x7f]+$"
 MAX_PARTIES = 30
 
 # --- Errors ------------------------------------------------------------------------------------
@@ -213,6 +220,8 @@ class GrievanceListSerializer(serializers.ModelSerializer):
             "owning_centre",
             "source",
             "request_type",
+            "external_system",
+            "external_id",
             "risk_flags",
             "priority",
             "report_in_due_at",
@@ -487,8 +496,33 @@ class GrievanceCreateSerializer(serializers.Serializer):
     photos = serializers.ListField(
         child=serializers.FileField(), required=False, max_length=MAX_PER_CASE
     )
+    external_system = serializers.RegexField(
+        EXTERNAL_SYSTEM_RE,
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text=gettext_lazy(
+            "The other system a transferred case comes from; by default the source's "
+            "(12345, mayor_mailbox, petition)."
+        ),
+        error_messages={
+            "invalid": gettext_lazy("Name the system in letters, digits, “_”, “.” or “-”.")
+        },
+    )
+    external_id = serializers.RegexField(
+        EXTERNAL_ID_RE,
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text=gettext_lazy(
+            "The case's ticket number in that system: a transfer sent again with it answers "
+            "200 with the case it made."
+        ),
+        error_messages={"invalid": gettext_lazy("A ticket number has no spaces.")},
+    )
 
     def validate(self, attrs):
+        ticket_fields(attrs, attrs.get("source", ""))
         has_point = "lng" in attrs or "lat" in attrs
         if has_point and ("lng" not in attrs or "lat" not in attrs):
             missing = "lat" if "lng" in attrs else "lng"
@@ -498,6 +532,32 @@ class GrievanceCreateSerializer(serializers.Serializer):
                 {"region": [_("Give a map point (lng, lat) or a region code.")]}
             )
         return attrs
+
+
+def ticket_fields(attrs: dict, source: str) -> None:
+    """The ticket of another system (external_id) with its system: the one named, else the
+    source's (EXTERNAL_SOURCES). Each needs the other."""
+    ticket = attrs.pop("external_id", "") or ""
+    system = attrs.pop("external_system", "") or ""
+    if ticket:
+        system = system or EXTERNAL_SOURCES.get(source, "")
+        if not system:
+            raise serializers.ValidationError(
+                {
+                    "external_system": [
+                        _(
+                            "Name the system the ticket number comes from, or send the "
+                            "source it comes from (12345, the mayor's mailbox, the "
+                            "petition office)."
+                        )
+                    ]
+                }
+            )
+        attrs["external_id"], attrs["external_system"] = ticket, system
+    elif system:
+        raise serializers.ValidationError(
+            {"external_id": [_("Give the ticket number of that system.")]}
+        )
 
 
 class ActiveCategoryField(serializers.SlugRelatedField):
@@ -612,6 +672,8 @@ class PublicGrievanceCreateSerializer(SharedFieldsMixin, GrievanceCreateSerializ
     category = ActiveCategoryField()
     settled_note = None
     source = None
+    external_system = None
+    external_id = None
 
 
 class TrackedSerializer(serializers.Serializer):
@@ -659,6 +721,14 @@ class GrievanceFilter(filters.FilterSet):
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = filters.CharFilter(method="filter_text", label=gettext_lazy("text search"))
+    phone = filters.CharFilter(
+        method="filter_phone",
+        label=gettext_lazy("a complainant's phone: a caller's earlier cases (rate-limited)"),
+        validators=[
+            RegexValidator(PHONE_RE, gettext_lazy("Enter a phone number of digits.")),
+            MaxLengthValidator(20),
+        ],
+    )
 
     class Meta:
         model = Grievance
@@ -690,6 +760,13 @@ class GrievanceFilter(filters.FilterSet):
             q |= Q(**{f"risk_{flag}": True})
         return qs.filter(q)
 
+    def filter_phone(self, qs, name, value):
+        # Counted per user: a list by phone is how numbers would be tried one by one.
+        user = getattr(self.request, "user", None)
+        if limits.over_scope_limit(selectors.CALLER_HISTORY, f"user:{getattr(user, 'pk', None)}"):
+            raise Throttled(wait=limits.scope_wait(selectors.CALLER_HISTORY))
+        return selectors.cases_with_phone(qs, value)
+
     def filter_text(self, qs, name, value):
         code = normalize_tracking_code(value)
         return qs.filter(
@@ -697,6 +774,7 @@ class GrievanceFilter(filters.FilterSet):
             | Q(description__icontains=value)
             | Q(address__icontains=value)
             | Q(tracking_code=code)
+            | Q(external_id=value.strip())  # another system's ticket number
         )
 
 
@@ -1036,7 +1114,9 @@ class GrievanceViewSet(
         responses={
             201: GrievanceDetailSerializer,
             200: OpenApiResponse(
-                GrievanceDetailSerializer, description="a repeat of a key: the key's case"
+                GrievanceDetailSerializer,
+                description="a repeat of a key, or a ticket of another system sent again: "
+                "the case it made",
             ),
             400: OpenApiResponse(description="field errors, or a malformed Idempotency-Key"),
             422: OpenApiResponse(description="the Idempotency-Key made a different report"),
@@ -1057,6 +1137,11 @@ class GrievanceViewSet(
             case, repeat = intake.submit_report(
                 serializer.validated_data, request.user, source, key
             )
+        except intake.TicketKnown as exc:
+            # A transfer sent again: its case, as a repeat, when the sender may see it.
+            if not cases_for(request.user).filter(pk=exc.case.pk).exists():
+                return error_response(exc)
+            case, repeat = exc.case, True
         except services.CaseError as exc:
             return error_response(exc)
         response = self._detail(case.pk)

@@ -22,6 +22,7 @@ from grids.scoping import visible_regions
 from grievances import attachments, idempotency
 from grievances.models import (
     CODE_LENGTH,
+    EXTERNAL_SOURCES,
     Category,
     RequestType,
     Source,
@@ -35,7 +36,18 @@ ID_NUMBER_RE = r"^[0-9]{17}[0-9Xx]$"
 # Up to this many grids the grid is a plain select; a wider scope searches by name.
 GRID_SELECT_MAX = 60
 PLACE_MATCHES_MAX = 10
-STAFF_SOURCES = [Source.WALK_IN, Source.HOTLINE, Source.TEA_MEETING, Source.PETITION_VISIT]
+# The desk's channels (登记): in person, at the village desk, at a tea meeting, and the cases
+# other systems transfer (those carry their ticket number) or a video patrol finds.
+STAFF_SOURCES = [
+    Source.WALK_IN,
+    Source.PETITION_VISIT,
+    Source.HOTLINE,
+    Source.TEA_MEETING,
+    Source.HOTLINE_12345,
+    Source.MAYOR_MAILBOX,
+    Source.PETITION_TRANSFER,
+    Source.VIDEO_PATROL,
+]
 
 
 def category_label(category: Category) -> str:
@@ -321,6 +333,28 @@ class ReportForm(IntakeForm):
                 choices=[(s.value, s.label) for s in STAFF_SOURCES],
                 initial=Source.WALK_IN,
             )
+            self._add_ticket_field()
+
+    def _add_ticket_field(self) -> None:
+        """Another system's ticket number, for the sources that carry one (report.js shows
+        the field with them only)."""
+        self.fields["external_id"] = forms.RegexField(
+            label=_("Ticket number in the other system"),
+            regex=r"^[^\s\x00-\x1f\x7f]+$",
+            max_length=64,
+            required=False,
+            help_text=_(
+                "For a case transferred from 12345, the mayor's mailbox or the petition "
+                "office: its number there."
+            ),
+            error_messages={"invalid": _("A ticket number has no spaces.")},
+            widget=forms.TextInput(
+                attrs={
+                    "autocomplete": "off",
+                    "data-ticket-sources": " ".join(EXTERNAL_SOURCES),
+                }
+            ),
+        )
 
     def _add_resident_fields(self) -> None:
         self.fields["region"] = forms.ModelChoiceField(
@@ -393,12 +427,30 @@ class ReportForm(IntakeForm):
             return data
         has_point = lng is not None
         if self.staff:
+            self._clean_ticket(data)
             self._clean_staff_location(data, has_point)
             if data.get("settled") and not (data.get("settled_note") or "").strip():
                 self.add_error("settled_note", _("Say how it was settled on the spot."))
         else:
             self._clean_resident_location(data, has_point)
         return data
+
+    def _clean_ticket(self, data) -> None:
+        """The ticket goes with the system of its source (EXTERNAL_SOURCES)."""
+        ticket = data.pop("external_id", "")
+        if not ticket:
+            return
+        system = EXTERNAL_SOURCES.get(data.get("source") or "")
+        if system is None:
+            self.add_error(
+                "external_id",
+                _(
+                    "A ticket number goes with a case transferred from 12345, the mayor's "
+                    "mailbox or the petition office: choose that source."
+                ),
+            )
+            return
+        data["external_id"], data["external_system"] = ticket, system
 
     def new_key(self) -> None:
         """Show the form again with a fresh key: what it sends next is a report of its own."""

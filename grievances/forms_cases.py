@@ -55,13 +55,17 @@ def category_choices() -> list[tuple[str, str]]:
 class CaseFilter(GrievanceFilter):
     """GrievanceFilter with the labels and widgets of a page; same filter methods."""
 
+    phone = None  # a caller's cases: the desk's panel and the API, rate-limited there
+
     q = filters.CharFilter(
         method="filter_text",
         label=gettext_lazy("Search"),
         widget=forms.TextInput(
             attrs={
                 "type": "search",
-                "placeholder": gettext_lazy("Title, description, address or case code"),
+                "placeholder": gettext_lazy(
+                    "Title, description, address, case code or ticket number"
+                ),
             }
         ),
     )

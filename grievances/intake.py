@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils.translation import gettext as _
 
 from grievances import idempotency, services
 from grievances.attachments import UploadError, check_image, save_upload
@@ -79,6 +80,45 @@ def check_photos(photos) -> None:
         raise services.InvalidInput("\n".join(problems), field="photos")
 
 
+class TicketKnown(services.InvalidInput):
+    """Another system's ticket that already made a case: a transfer sent again. The API
+    answers it with that case (as a repeat), a page names it beside the ticket field."""
+
+    def __init__(self, case: Grievance) -> None:
+        # The case is not named: the sender may not see it (their scope decides).
+        super().__init__(
+            _(
+                "This ticket number of the other system is already a case: search the case "
+                "list for the number."
+            ),
+            field="external_id",
+        )
+        self.case = case
+
+
+def ticket_case(data: dict) -> Grievance | None:
+    """The case already made of the report's ticket of another system, if any."""
+    if not data.get("external_id"):
+        return None
+    return (
+        Grievance.objects.filter(
+            external_id=data["external_id"], external_system=data.get("external_system", "")
+        )
+        .only("id", "tracking_code", "title", "state")
+        .first()
+    )
+
+
+def _is_ticket_clash(exc: IntegrityError) -> bool:
+    constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+    if constraint is not None:
+        return constraint == TICKET_CONSTRAINT
+    return "external_id" in str(exc)  # SQLite names the columns, not the index
+
+
+TICKET_CONSTRAINT = "gr_external_unique"
+
+
 class Submitted(NamedTuple):
     case: Grievance
     repeat: bool = False  # the key's case, made by an earlier try of this report
@@ -112,13 +152,22 @@ def submit_report(
     With an idempotency `key` (grievances.idempotency, parsed), the case carries it: another
     try of the same report answers the key's case as a repeat; another report with the key
     raises KeyReused (422). The key is `scope`'s (a signed-in sender of a resident's
-    report), else `user`'s; anonymous when neither is signed in."""
+    report), else `user`'s; anonymous when neither is signed in.
+
+    A ticket of another system (`external_id`) that already made a case raises TicketKnown
+    with that case, before anything is written or checked."""
+    known = ticket_case(data)
+    if known is not None:
+        raise TicketKnown(known)
     photos = data.get("photos", [])
     scoped = fingerprint = None
     if key is not None:
         scoped = idempotency.scoped(key, user if scope is None else scope)
         fields = {name: data.get(name) for name in FINGERPRINTED}
         fields["source"] = source
+        if data.get("external_id"):
+            # Only when set: a report without one keeps the fingerprint it always had.
+            fields["ticket"] = [data.get("external_system"), data["external_id"]]
         fingerprint = idempotency.fingerprint(
             fields, [idempotency.photo_digest(photo) for photo in photos]
         )
@@ -126,6 +175,11 @@ def submit_report(
     try:
         case = _write(data, user, source, photos, scoped, fingerprint)
     except IntegrityError as exc:
+        if data.get("external_id") and _is_ticket_clash(exc):
+            # Another send of this ticket made its case first.
+            known = ticket_case(data)
+            if known is not None:
+                raise TicketKnown(known) from None
         if scoped is None or not idempotency.is_clash(exc):
             raise
         # Another try of this key made its case first (it had committed when the unique
@@ -147,7 +201,7 @@ def _write(data: dict, user, source: str, photos, scoped, fingerprint) -> Grieva
     # Without photos the submit is one write (grievance_submit keeps it atomic): no
     # transaction around it, whose BEGIN and COMMIT would cost two more round trips. Within
     # the caller's transaction, a savepoint: a key's refused second case leaves it usable.
-    nested = scoped is not None and connection.in_atomic_block
+    nested = (scoped is not None or bool(data.get("external_id"))) and connection.in_atomic_block
     with transaction.atomic() if photos or nested else nullcontext():
         case = services.grievance_submit(
             user=user,
@@ -168,6 +222,8 @@ def _write(data: dict, user, source: str, photos, scoped, fingerprint) -> Grieva
             settled_note=data.get("settled_note", ""),
             idempotency_key=scoped,
             idempotency_fingerprint=fingerprint,
+            external_system=data.get("external_system", ""),
+            external_id=data.get("external_id"),
         )
         first = case.events.order_by("id").first() if photos else None
         for photo in photos:

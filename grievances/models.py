@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models.functions import Coalesce, Least
+from django.db.models.functions import Coalesce, Least, Replace
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
@@ -130,11 +130,26 @@ TERMINAL_STATES = [State.REJECTED, State.CLOSED, State.WITHDRAWN]
 class Source(models.TextChoices):
     GRID_WORKER = "grid_worker", _("Grid worker")
     RESIDENT_WEB = "resident_web", _("Resident (web)")
-    HOTLINE = "hotline", _("Hotline desk")
+    # 民情110: the village's desk where residents bring matters in person or by phone (the
+    # value keeps its old name; it is no hotline of its own).
+    HOTLINE = "hotline", _("Village desk (民情110)")
     TEA_MEETING = "tea_meeting", _("Household tea meeting")
     PETITION_VISIT = "petition_visit", _("Petition visit")
     WALK_IN = "walk_in", _("Walk-in window")
     API = "api", _("API")
+    HOTLINE_12345 = "hotline_12345", _("12345 hotline transfer")
+    MAYOR_MAILBOX = "mayor_mailbox", _("Mayor's mailbox")
+    VIDEO_PATROL = "video_patrol", _("Video patrol")
+    PETITION_TRANSFER = "petition_transfer", _("Petition office transfer")
+
+
+# Sources whose cases come from another system with a ticket number of its own
+# (Grievance.external_id), and the system the number belongs to when the sender names none.
+EXTERNAL_SOURCES = {
+    Source.HOTLINE_12345.value: "12345",
+    Source.MAYOR_MAILBOX.value: "mayor_mailbox",
+    Source.PETITION_TRANSFER.value: "petition",
+}
 
 
 class RequestType(models.TextChoices):
@@ -462,6 +477,14 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
     idempotency_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
     idempotency_fingerprint = models.CharField(max_length=64, null=True, blank=True, editable=False)
 
+    # A case transferred from another system (12345, the mayor's mailbox, the petition
+    # office) keeps that system's ticket number, unique per system: a transfer sent again
+    # finds its case instead of making a second one (grievances.intake). Null for the rest.
+    external_system = models.CharField(_("external system"), max_length=40, blank=True)
+    external_id = models.CharField(
+        _("external ticket number"), max_length=64, null=True, blank=True
+    )
+
     created_at = models.DateTimeField(_("reported at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
@@ -518,6 +541,12 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
                 name="gr_idempotency_unique",
                 condition=models.Q(idempotency_key__isnull=False),
             ),
+            # The ticket number leads: a search by the number alone uses it too.
+            models.UniqueConstraint(
+                fields=["external_id", "external_system"],
+                name="gr_external_unique",
+                condition=models.Q(external_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -541,6 +570,14 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
     @property
     def display_code(self) -> str:
         return format_tracking_code(self.tracking_code)
+
+    @property
+    def external_system_label(self) -> str:
+        """The system of the ticket number by the name of its source, else as it was sent."""
+        for source, system in EXTERNAL_SOURCES.items():
+            if system == self.external_system:
+                return str(Source(source).label)
+        return self.external_system
 
     @property
     def risk_flags(self) -> list[str]:
@@ -674,6 +711,16 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
         pass
 
 
+def phone_key(field: str = "phone") -> Replace:
+    """A stored phone as it is compared: without the spaces and hyphens it was typed with
+    (selectors.phone_variants gives the forms of a typed one)."""
+    return Replace(
+        Replace(models.F(field), models.Value(" "), models.Value("")),
+        models.Value("-"),
+        models.Value(""),
+    )
+
+
 class Complainant(models.Model):
     """A person who brought the matter. Each one follows the case with its tracking code and
     the last 4 digits of their own phone, and rates its result; the first is the reporter."""
@@ -708,7 +755,11 @@ class Complainant(models.Model):
         verbose_name = _("complainant")
         verbose_name_plural = _("complainants")
         ordering = ["position", "id"]
-        indexes = not_null_indexes("co", ["user", "merged_from"])
+        indexes = [
+            *not_null_indexes("co", ["user", "merged_from"]),
+            # A caller's earlier cases by their phone (重复来电), whatever its spacing.
+            models.Index(phone_key(), name="co_phone_key", condition=~models.Q(phone="")),
+        ]
 
     def __str__(self) -> str:
         return self.name or str(_("Anonymous"))

@@ -24,6 +24,7 @@ from grievances.models import (
     State,
     format_tracking_code,
     normalize_tracking_code,
+    phone_key,
 )
 from grievances.scoping import cases_for, own_cases
 
@@ -180,6 +181,45 @@ def reporter_only_ids(user, cases) -> set[int]:
         return set()
     staff = cases_for(user, as_reporter=False).filter(pk__in=reported).values_list("pk", flat=True)
     return set(reported) - set(staff)
+
+
+# --- A caller's cases by their phone (重复来电) ------------------------------------------------
+
+
+# The throttle scope of look-ups by phone (the API's ?phone=, the desk's panel), per user.
+CALLER_HISTORY = "caller_history"
+
+
+def phone_variants(phone: str) -> list[str]:
+    """The stored forms (models.phone_key: no spaces nor hyphens) of the number typed: with and
+    without China's +86. Nothing for what is no phone number."""
+    key = "".join(ch for ch in (phone or "").strip() if ch not in " -")
+    for prefix in ("+86", "0086"):
+        if key.startswith(prefix):
+            key = key[len(prefix) :]
+            break
+    else:
+        if key.startswith("86") and len(key) == 13:
+            key = key[2:]
+    if not (5 <= len(key) <= 20 and key.isascii() and key.isdigit()):
+        return []
+    return [key, f"+86{key}", f"86{key}", f"0086{key}"]
+
+
+def complainants_with_phone(phone: str):
+    """Complainants whose phone is the number typed, whatever its spacing (co_phone_key)."""
+    return (
+        Complainant.objects.alias(phone_key=phone_key())
+        .filter(phone_key__in=phone_variants(phone))
+        .exclude(phone="")
+    )
+
+
+def cases_with_phone(qs: QuerySet, phone: str) -> QuerySet:
+    """The cases of `qs` (scoped by the caller) on which the number is a complainant's."""
+    if not phone_variants(phone):
+        return qs.none()
+    return qs.filter(pk__in=complainants_with_phone(phone).values("grievance_id"))
 
 
 def may_see_personal_data(user, case: Grievance) -> bool:

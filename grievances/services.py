@@ -610,13 +610,16 @@ def grievance_submit(
     attachments: Iterable[Attachment] = (),
     idempotency_key: str | None = None,
     idempotency_fingerprint: str | None = None,
+    external_system: str = "",
+    external_id: str | None = None,
 ) -> Grievance:
     """Take a report: locate it, write the case, its complainants and its first event.
 
     A grid worker's report already settled on the spot (`settled_note`) enters as handled.
     An idempotency key (scoped, grievances.idempotency) and its fingerprint are written with
     the case: the unique index refuses a second case of the key (IntegrityError, nothing
-    written).
+    written). So does the index of another system's ticket numbers (`external_id`, unique
+    per `external_system`).
     """
     if request_type and request_type not in RequestType.values:
         raise InvalidInput(_("Unknown request type."), field="request_type")
@@ -657,6 +660,8 @@ def grievance_submit(
         risk_group=risk_group,
         idempotency_key=idempotency_key,
         idempotency_fingerprint=idempotency_fingerprint,
+        external_system=external_system if external_id else "",
+        external_id=external_id or None,
     )
     if region is not None:
         case.owning_centre_id = owning_centre_id(region.level, region.pk, region.parent_id)

@@ -143,9 +143,19 @@ def _render_report(request, form, formset, *, status: int = 200, limited: bool =
         "has_errors": bool(form.errors or (formset is not None and _formset_errors(formset))),
         "held_photos": held.describe(request, [token for token, _upload in kept]),
         "max_photos": attachments.MAX_PER_CASE,
+        "intake_panels": intake_panels if form.staff and not form.grid_role else [],
         **_map_context(request, form),
     }
     return render(request, "grievances/report.html", context, status=status)
+
+
+# What a higher app adds to the desk's report form, after the complainants (the desk app: a
+# caller's earlier cases): templates, filled from the apps' AppConfig.ready().
+intake_panels: list[str] = []
+
+
+def register_intake_panel(template: str) -> None:
+    intake_panels.append(template)
 
 
 def _formset_errors(formset) -> bool:
@@ -426,6 +436,9 @@ def _submit(request, form, formset) -> Submitted:
         "risk_group": bool(data.get("risk_group")),
         "settled_note": settled_note,
         "photos": data.get("photos") or [],
+        # Another system's ticket (ReportForm._clean_ticket), for a transferred case.
+        "external_id": data.get("external_id"),
+        "external_system": data.get("external_system", ""),
     }
     user = request.user if request.user.is_authenticated else None
     # A repeat (the key's case, from an earlier send of this form) ends on the same done page.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import unescape
 
 import pytest
+from django.core.cache import caches
 from django.test import Client
 
 from grievances import services
@@ -13,6 +14,16 @@ from grievances.models import Grievance, RequestType, State
 from tests.grievances.conftest import advance, new_case
 
 _clients: dict[int, Client] = {}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters():
+    # Rate limits count in the cache: every test starts with fresh counters.
+    for cache in caches.all():
+        cache.clear()
+    yield
+    for cache in caches.all():
+        cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -153,7 +153,8 @@ def test_centre_staff_home(client, people):
     assert response.templates[0].name == "home/centre_staff.html"
     assert "待办案件" in html and "综治中心工作人员" in html
     assert "泽当街道" in html
-    assert 'href="/report/"' not in html
+    # The desk's intake (登记) is in the nav.
+    assert 'href="/report/"' in html and ">登记</a>" in html
     html = _text(client.get("/", **EN))
     assert "The queue" in html and "To accept" in html and "Centre staff" in html
 
