@@ -11,7 +11,8 @@ class GrievancesConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from grievances import demo, home  # noqa: F401  demo cases; the grid worker's home
+        # Demo cases; the grid worker's home; the merge's labels and precondition.
+        from grievances import demo, home, merging  # noqa: F401
 
         post_migrate.connect(_seed, sender=self, dispatch_uid="grievances-seed-categories")
 
