@@ -194,7 +194,7 @@ class GrievanceMergeView(APIView):
         scope = cases_for(request.user, as_reporter=False)
         case = get_object_or_404(scope.select_related("owning_centre"), pk=pk)
         try:
-            cases.check_act("merge", case, request.user)
+            merging.check("merge", case, request.user)
         except cases.CaseError as exc:
             return _refused(exc)
         data = MergeInput(data=request.data)
@@ -227,7 +227,7 @@ class GrievanceUnmergeView(APIView):
         scope = cases_for(request.user, as_reporter=False)
         case = get_object_or_404(scope.select_related("owning_centre"), pk=pk)
         try:
-            cases.check_act("unmerge", case, request.user)
+            merging.check("unmerge", case, request.user)
             other = merging.last_merge(case).data["other_id"]
             if not scope.filter(pk=other).exists():
                 raise Http404

@@ -211,9 +211,6 @@ RULES: dict[str, Rule] = {
     "escalate": Rule(_any(is_centre), "escalate", label=gettext_lazy("Escalate")),
     "withdraw": Rule(_any(is_reporter), "withdraw", label=gettext_lazy("Withdraw")),
     "mediate": Rule(_any(is_centre, is_grid_staff), "mediate", label=gettext_lazy("Mediate")),
-    # grievances/merging.py: into another case (named by the act) and back within a day.
-    "merge": Rule(_any(is_centre), "merge", label=gettext_lazy("Merge into another case")),
-    "unmerge": Rule(_any(is_centre), "unmerge", label=gettext_lazy("Undo the merge")),
     "suspend": Rule(
         _any(is_centre),
         states=(State.ACCEPTED, State.DISPATCHED, State.IN_PROGRESS),
@@ -243,9 +240,13 @@ RULES: dict[str, Rule] = {
 }
 
 
-# Moves only another app makes, as the system (the outcome of a mediation): never offered as
-# acts to anyone, so they stay out of RULES (each act there has its form and API action).
+# Moves made elsewhere, never offered among the case's acts, so they stay out of RULES (each
+# act there has its form and API action): the outcome of a mediation, which another app makes
+# as the system, and a merge and its undoing, which grievances/merging.py checks itself and
+# the duplicates app offers (naming the case that stays).
 SYSTEM_MOVES: dict[str, Rule] = {
+    "merge": Rule(_any(is_centre), "merge", label=gettext_lazy("Merge into another case")),
+    "unmerge": Rule(_any(is_centre), "unmerge", label=gettext_lazy("Undo the merge")),
     "mediation_settled": Rule(
         lambda user, case: False, "mediation_settled", label=gettext_lazy("Settled by mediation")
     ),
@@ -255,14 +256,8 @@ SYSTEM_MOVES: dict[str, Rule] = {
 }
 
 
-# Preconditions kept by the module of their act, by act name (grievances/merging.py).
-preconditions: dict[str, Callable[[Grievance], str | None]] = {}
-
-
 def _precondition(name: str, case: Grievance) -> str | None:
     """Why an act that keeps the state cannot run now (its own precondition), or None."""
-    if name in preconditions:
-        return preconditions[name](case)
     if name == "suspend" and case.suspended_at:
         return _("The case is already suspended.")
     if name == "resume" and not case.suspended_at:

@@ -256,16 +256,6 @@ def test_an_unmerge_waits_for_the_case_that_stays_to_be_unmerged_first(people):
     assert moved.grievance_id == merged.pk
 
 
-def test_available_acts_offer_the_merge_and_its_undo(people):
-    merged, staying = pair(people, "accepted")
-    client = api_as(people.centre_staff)
-    acts = client.get(f"/api/v1/grievances/{merged.pk}/").json()["available_transitions"]
-    assert "merge" in acts and "unmerge" not in acts
-    merge(people.centre_staff, merged, staying)
-    acts = client.get(f"/api/v1/grievances/{merged.pk}/").json()["available_transitions"]
-    assert acts.count("unmerge") == 1 and "merge" not in acts
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_staff_merging_a_pair_both_ways_at_once(tree, people, require_postgres):
     a = new_case(people.grid_worker, phone=MERGED_PHONE)
