@@ -120,6 +120,8 @@ class Whistle(models.Model):
         RETURNED = "returned", _("Returned")
         ESCALATED = "escalated", _("Escalated")
         DONE = "done", _("Done")
+        # Ended by the merge of its case into another; an unmerge opens it again.
+        MERGED = "merged", _("Merged")
 
     grievance = models.ForeignKey(
         "grievances.Grievance", on_delete=models.CASCADE, related_name="whistles"
@@ -167,6 +169,7 @@ class Assignment(models.Model):
         RETURNED = "returned", _("Returned")
         DONE = "done", _("Done")
         ESCALATED = "escalated", _("Escalated")
+        MERGED = "merged", _("Merged")
 
     whistle = models.ForeignKey(Whistle, on_delete=models.CASCADE, related_name="assignments")
     department = models.ForeignKey(

@@ -618,6 +618,18 @@ case_selectors.EVENT_LABELS["officer"] = gettext_lazy("Officer assigned")
 # --- Keeping whistles in step with the case -------------------------------------------------------
 
 
+def _reopen_merged(grievance: Grievance) -> None:
+    """An unmerge: the whistles the merge ended are open again, each assignment as it was
+    (reported in or waiting for it), with the deadlines it had."""
+    merged = Whistle.objects.filter(grievance=grievance, status=Whistle.Status.MERGED)
+    ended = Assignment.objects.filter(whistle__in=merged, status=Assignment.Status.MERGED)
+    ended.filter(reported_in_at__isnull=False).update(
+        status=Assignment.Status.REPORTED_IN, finished_at=None
+    )
+    ended.update(status=Assignment.Status.PENDING, finished_at=None)
+    merged.update(status=Whistle.Status.OPEN, ended_at=None)
+
+
 @receiver(case_services.case_event)
 def follow_case(sender, grievance: Grievance, event, **kwargs) -> None:
     """Runs inside the case's transaction: end or finish the open whistles as the case moves."""
@@ -627,6 +639,7 @@ def follow_case(sender, grievance: Grievance, event, **kwargs) -> None:
         "return": (Whistle.Status.RETURNED, Assignment.Status.RETURNED),
         "withdraw": (Whistle.Status.DONE, Assignment.Status.DONE),
         "verify": (Whistle.Status.DONE, Assignment.Status.DONE),
+        "merge": (Whistle.Status.MERGED, Assignment.Status.MERGED),
     }
     now = timezone.now()
     if action in ending:
@@ -638,6 +651,8 @@ def follow_case(sender, grievance: Grievance, event, **kwargs) -> None:
             reason=event.note if action == "return" else "",
         )
         open_whistles.update(status=whistle_status, ended_at=now)
+    elif action == "unmerge":
+        _reopen_merged(grievance)
     elif action == "report_in":
         # The lead's report-in through the case itself (API or page) signs its assignment;
         # the member who signs becomes its officer unless the head named one before.

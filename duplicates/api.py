@@ -1,11 +1,13 @@
-"""The desk's API of joins (这就是我要反映的): a case's joins, and the centre's confirmation
-or refusal of one. The case is read through the scoping function (404 outside the caller's
+"""The desk's API of joins (这就是我要反映的) and of merges: a case's joins, the centre's
+confirmation or refusal of one, and merging a case into another and undoing it
+(grievances/merging.py). The case is read through the scoping function (404 outside the caller's
 scope); only its centre decides (403). Confirming adds a complainant, a write to the case:
 it takes the case's ETag as If-Match like every act (grievances/etags.py) and answers with
 the new one."""
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -17,9 +19,10 @@ from rest_framework.views import APIView
 
 from duplicates import selectors, services
 from duplicates.models import Join
+from grievances import merging
 from grievances import selectors as case_selectors
 from grievances import services as cases
-from grievances.api import error_response
+from grievances.api import IF_MATCH, GrievanceDetailSerializer, error_response
 from grievances.etags import etag, wanted_versions
 from grievances.models import Grievance
 from grievances.privacy import mask_phone
@@ -129,3 +132,113 @@ class JoinDeclineView(_DecisionView):
     def post(self, request, pk: int, join_id: int):
         """Decline a waiting join: kept as declined; the case does not change."""
         return super().post(request, pk, join_id)
+
+
+# --- Merging (合并) and undoing it -------------------------------------------------------------
+
+
+class MergeInput(serializers.Serializer):
+    into = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="The id of the case that stays."
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class UnmergeInput(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+MERGE_RESPONSES = {
+    200: GrievanceDetailSerializer,
+    400: OpenApiResponse(description='field errors, e.g. {"into": ["…"]}'),
+    403: OpenApiResponse(description="Not the centre of both cases."),
+    404: OpenApiResponse(description="No such case in your scope (either of the two)."),
+    409: OpenApiResponse(
+        description='{"detail", "state", "field"}: a case not in a state for this (the one '
+        "that stays closed or merged itself, the merge older than 24 hours), or a stale If-Match"
+    ),
+}
+
+
+def _refused(exc: cases.CaseError) -> Response:
+    """The act's error; a 409 about the other case names its field as a 400 does."""
+    response = error_response(exc)
+    if exc.field and response.status_code == 409:
+        response.data["field"] = exc.field
+    return response
+
+
+def _case_answer(request, pk: int) -> Response:
+    """The case as the case API shows it, with its new ETag."""
+    case = (
+        cases_for(request.user)
+        .select_related("category", "region", "owning_centre__parent", "handler_region")
+        .select_related("duplicate_of")
+        .get(pk=pk)
+    )
+    response = Response(GrievanceDetailSerializer(case, context={"request": request}).data)
+    response["ETag"] = etag(case)
+    return response
+
+
+class GrievanceMergeView(APIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = MergeInput
+
+    @extend_schema(request=MergeInput, parameters=[IF_MATCH], responses=MERGE_RESPONSES)
+    def post(self, request, pk: int):
+        """Merge this case (submitted, accepted, dispatched or in progress) into the case
+        that stays (`into`): its complainants and photos move there, it ends as rejected
+        (a duplicate pointing to it) and its open whistles end. The centre of both cases
+        only; If-Match names the version of this case."""
+        scope = cases_for(request.user, as_reporter=False)
+        case = get_object_or_404(scope.select_related("owning_centre"), pk=pk)
+        try:
+            merging.check("merge", case, request.user)
+        except cases.CaseError as exc:
+            return _refused(exc)
+        data = MergeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        into = scope.select_related("owning_centre").filter(pk=data.validated_data["into"]).first()
+        if into is None:
+            return Response({"into": [_("No such case in your scope.")]}, status=404)
+        try:
+            merging.grievance_merge(
+                case,
+                into,
+                request.user,
+                note=data.validated_data["note"],
+                versions=wanted_versions(request.headers.get("If-Match")),
+            )
+        except cases.CaseError as exc:
+            return _refused(exc)
+        return _case_answer(request, pk)
+
+
+class GrievanceUnmergeView(APIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = UnmergeInput
+
+    @extend_schema(request=UnmergeInput, parameters=[IF_MATCH], responses=MERGE_RESPONSES)
+    def post(self, request, pk: int):
+        """Undo the merge of this case within 24 hours of it: its previous state, its
+        complainants, its photos and its whistles (deadlines as they were) come back. The
+        centre of both cases only; after 24 hours a 409 says when the merge was made."""
+        scope = cases_for(request.user, as_reporter=False)
+        case = get_object_or_404(scope.select_related("owning_centre"), pk=pk)
+        try:
+            merging.check("unmerge", case, request.user)
+            other = merging.last_merge(case).data["other_id"]
+            if not scope.filter(pk=other).exists():
+                raise Http404
+            data = UnmergeInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            merging.grievance_unmerge(
+                case,
+                request.user,
+                note=data.validated_data["note"],
+                versions=wanted_versions(request.headers.get("If-Match")),
+            )
+        except cases.CaseError as exc:
+            return _refused(exc)
+        return _case_answer(request, pk)

@@ -1,12 +1,13 @@
 """Reads of the duplicates app: which case a new report likely duplicates, the joins the
-centre sees on a case page, the two cases of a comparison."""
+centre sees on a case page, the two cases of a comparison, the cases merged into one."""
 
 from __future__ import annotations
 
 from django.db.models import Prefetch
 
 from duplicates.models import Join
-from grievances.models import Attachment, Grievance, State
+from grievances import merging
+from grievances.models import Attachment, CaseEvent, Grievance, State
 from grievances.scoping import cases_for
 from grievances.selectors import Spot, category_families, haversine_m, open_cases_near_spots
 
@@ -82,3 +83,27 @@ def distance_between(a: Grievance, b: Grievance) -> int | None:
     if None in (a.lng, a.lat, b.lng, b.lat):
         return None
     return round(haversine_m(a.lng, a.lat, b.lng, b.lat))
+
+
+def merged_in(case: Grievance, *, since) -> list[dict]:
+    """The cases merged into `case` since `since` and still merged: their merge events, the
+    latest per case, one query (an unmerge writes no merge, and leaves the case unmerged)."""
+    found: dict[int, dict] = {}
+    events = (
+        CaseEvent.objects.filter(
+            action="merge",
+            created_at__gte=since,
+            grievance__duplicate_of=case,
+            grievance__state=State.REJECTED,
+        )
+        .select_related("grievance")
+        .order_by("created_at", "id")
+    )
+    for event in events:
+        found[event.grievance_id] = {
+            "pk": event.grievance_id,
+            "code": event.grievance.display_code,
+            "at": event.created_at,
+            "until": merging.undo_until(event),
+        }
+    return list(found.values())

@@ -12,4 +12,6 @@ urlpatterns = [
         name="join-decide",
     ),
     path("cases/<int:pk>/compare/<int:other>/", views.compare, name="case-compare"),
+    path("cases/<int:pk>/merge/", views.merge, name="case-merge"),
+    path("cases/<int:pk>/unmerge/", views.unmerge, name="case-unmerge"),
 ]

@@ -1,4 +1,5 @@
-"""The joins API; config.urls includes it under /api/v1/ (before the case router)."""
+"""The joins and merges API; config.urls includes it under /api/v1/ (before the case
+router)."""
 
 from __future__ import annotations
 
@@ -17,5 +18,13 @@ urlpatterns = [
         "grievances/<int:pk>/joins/<int:join_id>/decline/",
         api.JoinDeclineView.as_view(),
         name="grievance-join-decline",
+    ),
+]
+urlpatterns += [
+    path("grievances/<int:pk>/merge/", api.GrievanceMergeView.as_view(), name="grievance-merge"),
+    path(
+        "grievances/<int:pk>/unmerge/",
+        api.GrievanceUnmergeView.as_view(),
+        name="grievance-unmerge",
     ),
 ]

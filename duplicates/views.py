@@ -1,6 +1,7 @@
 """The duplicates app's pages: the join form under each case of the report page's nearby
 list (htmx, in place), the centre's card of joins on the case page with its confirm and
-decline buttons, and the side-by-side comparison of a case and its likely duplicate.
+decline buttons, the side-by-side comparison of a case and its likely duplicate, and the
+centre's merge and unmerge buttons there and on the case page (grievances/merging.py).
 
 Writes go through duplicates.services; cases are read through grievances.scoping.cases_for
 (404 outside the scope). A join form's errors come back in the form (a fragment that htmx
@@ -17,6 +18,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -25,9 +28,10 @@ from duplicates.forms import JoinForm
 from duplicates.models import Join
 from grids import limits
 from grids.views import request_roles
+from grievances import merging
 from grievances import services as cases
 from grievances.etags import version_number
-from grievances.models import format_tracking_code
+from grievances.models import MERGEABLE_STATES, State, format_tracking_code
 from grievances.privacy import mask_phone
 from grievances.scoping import cases_for
 from grievances.views_intake import INTAKE_ROLES
@@ -91,6 +95,7 @@ def case_card(user, case, show_personal: bool) -> dict:
     """The joins of the case for its centre (with the buttons), and the likely duplicate for
     whoever sees the case: one query each, none when there is nothing to show."""
     card: dict = {"joins": [], "may_decide": False, "likely": None}
+    card["merge"] = merge_card(user, case)
     if case.likely_duplicate_of_id:
         card["likely"] = (
             cases_for(user, as_reporter=False)
@@ -169,6 +174,11 @@ def compare(request, pk: int, other: int):
                 "photos": list(case.attachments.all()),
             }
         )
+    if services.may_decide(request.user, first) and services.may_decide(request.user, second):
+        # "Merge the other one into this one" under each side where that may be done.
+        for side, other in zip(sides, (second, first), strict=True):
+            if other.state in MERGEABLE_STATES and selectors.joinable(side["case"]):
+                side["merge_from"] = other
     return render(
         request,
         "duplicates/compare.html",
@@ -180,3 +190,82 @@ def compare(request, pk: int, other: int):
             "hours_apart": abs(first.created_at - second.created_at).total_seconds() / 3600,
         },
     )
+
+
+# --- Merging (合并) --------------------------------------------------------------------------
+
+
+def merge_card(user, case) -> dict:
+    """What the case page shows its centre of merges: the case it was merged into (with the
+    undo button while it may be undone), the cases merged into it that may still be undone,
+    and whether it may be merged into its likely duplicate. A query at most for each."""
+    if not services.may_decide(user, case):
+        return {}
+    card: dict = {"mergeable": case.state in MERGEABLE_STATES}
+    if case.state == State.REJECTED and case.duplicate_of_id:
+        merge = merging.last_merge(case)
+        if merge is not None:
+            card["merged"] = {
+                "code": format_tracking_code(merge.data.get("other", "")),
+                "pk": merge.data.get("other_id"),
+                "at": merge.created_at,
+                "until": merging.undo_until(merge),
+                "undo": merging.unmerge_refusal(case) is None,
+            }
+    elif case.state not in (State.CLOSED, State.WITHDRAWN):
+        card["merged_in"] = selectors.merged_in(case, since=timezone.now() - merging.UNDO_WINDOW)
+    return card
+
+
+def _back(request, fallback: int):
+    """Back to the page the form was on (the comparison or a case page), else the case."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return redirect(target)
+    return redirect("case-detail", pk=fallback)
+
+
+@login_required
+@require_POST
+def merge(request, pk: int):
+    """Merge the case into the one named by `into` (both in the user's scope, else 404)."""
+    scope = cases_for(request.user, as_reporter=False).select_related("owning_centre")
+    case = get_object_or_404(scope, pk=pk)
+    into = get_object_or_404(scope, pk=version_number(request.POST.get("into", "")) or 0)
+    try:
+        merging.grievance_merge(
+            case,
+            into,
+            request.user,
+            note=request.POST.get("note", "")[:2000],
+            versions=_shown_version(request),
+        )
+    except cases.NotAllowed:
+        raise PermissionDenied from None
+    except cases.CaseError as exc:
+        messages.warning(request, exc.message)
+        return _back(request, case.pk)
+    messages.success(
+        request,
+        _("Merged: %(code)s now follows %(into)s.")
+        % {"code": case.display_code, "into": into.display_code},
+    )
+    return redirect("case-detail", pk=into.pk)
+
+
+@login_required
+@require_POST
+def unmerge(request, pk: int):
+    """Undo the merge of the case (from its own page or the page of the case it went to)."""
+    scope = cases_for(request.user, as_reporter=False).select_related("owning_centre")
+    case = get_object_or_404(scope, pk=pk)
+    try:
+        merging.grievance_unmerge(case, request.user, versions=_shown_version(request))
+    except cases.NotAllowed:
+        raise PermissionDenied from None
+    except cases.CaseError as exc:
+        messages.warning(request, exc.message)
+        return _back(request, case.pk)
+    text = _("Merge undone: %(code)s is a case of its own again.")
+    messages.success(request, text % {"code": case.display_code})
+    return redirect("case-detail", pk=case.pk)

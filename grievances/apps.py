@@ -11,7 +11,8 @@ class GrievancesConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from grievances import demo, home  # noqa: F401  demo cases; the grid worker's home
+        # Demo cases; the grid worker's home; the merge's labels and precondition.
+        from grievances import demo, home, merging  # noqa: F401
         from grievances.forms_cases import register_act_form
         from grievances.forms_triage import TriageForm
 

@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models.functions import Coalesce, Least, Replace
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from mptt.models import MPTTModel, TreeForeignKey
 
 from grids.models import LEVEL_ORDER, Region
@@ -125,6 +125,9 @@ OPEN_STATES = [
     State.HANDLED,
 ]
 TERMINAL_STATES = [State.REJECTED, State.CLOSED, State.WITHDRAWN]
+# A case the centre may merge into another (grievances/merging.py): not yet with a mediator
+# nor handled, so nothing of its own is lost in the merge.
+MERGEABLE_STATES = [State.SUBMITTED, State.ACCEPTED, State.DISPATCHED, State.IN_PROGRESS]
 
 
 class Source(models.TextChoices):
@@ -709,6 +712,15 @@ class Grievance(ConcurrentTransitionMixin, models.Model):
     )
     def withdraw(self):
         pass
+
+    @transition(field=state, source=MERGEABLE_STATES, target=State.REJECTED)
+    def merge(self):
+        pass
+
+    # Back to the state the merge ended, which the service sets as `restore_state` first.
+    @transition(field=state, source=State.REJECTED, target=RETURN_VALUE(*MERGEABLE_STATES))
+    def unmerge(self):
+        return self.restore_state
 
 
 def phone_key(field: str = "phone") -> Replace:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -64,7 +64,14 @@ MERGED_STATE = gettext_lazy("Merged")
 REDO_LINE = gettext_lazy("Being redone: the first result was not accepted")
 
 
+# Labels that name something the event holds (the case a merge went to), by action: filled
+# by the module of the act (grievances/merging.py).
+EVENT_LABEL_MAKERS: dict[str, Callable[[CaseEvent], str]] = {}
+
+
 def event_label(event: CaseEvent) -> str:
+    if event.action in EVENT_LABEL_MAKERS:
+        return EVENT_LABEL_MAKERS[event.action](event)
     if event.action == "reject" and (event.data or {}).get("reason_code") == "duplicate":
         return str(MERGED_LINE)
     return str(EVENT_LABELS.get(event.action, event.action))

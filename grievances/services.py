@@ -254,9 +254,13 @@ RULES: dict[str, Rule] = {
 }
 
 
-# Moves only another app makes, as the system (the outcome of a mediation): never offered as
-# acts to anyone, so they stay out of RULES (each act there has its form and API action).
+# Moves made elsewhere, never offered among the case's acts, so they stay out of RULES (each
+# act there has its form and API action): the outcome of a mediation, which another app makes
+# as the system, and a merge and its undoing, which grievances/merging.py checks itself and
+# the duplicates app offers (naming the case that stays).
 SYSTEM_MOVES: dict[str, Rule] = {
+    "merge": Rule(_any(is_centre), "merge", label=gettext_lazy("Merge into another case")),
+    "unmerge": Rule(_any(is_centre), "unmerge", label=gettext_lazy("Undo the merge")),
     "mediation_settled": Rule(
         lambda user, case: False, "mediation_settled", label=gettext_lazy("Settled by mediation")
     ),

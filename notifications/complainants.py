@@ -3,14 +3,15 @@ each public milestone of their case, once, through the notification service.
 
 The milestones: registered (with the tracking code; a complainant who joins the case later
 gets the same message when the centre adds them, they alone), accepted (naming the handler once
-dispatched), not accepted (with the reason; a duplicate says where to follow), transferred
+dispatched), not accepted (with the reason; a duplicate, or a case merged into another, says
+where to follow: the link of their own code leads on to it), transferred
 (已转办), referred up (已上报), extended (with the new date), done (with a one-tap rating
 link) and handled again. Internal acts (supervision, urges, notes) send them nothing.
 """
 
 from __future__ import annotations
 
-from grievances.models import CaseEvent, Complainant, Grievance, RejectReason
+from grievances.models import CaseEvent, Complainant, Grievance, RejectReason, State
 from grievances.relay import on_event
 from notifications.models import Delivery, Notification
 from notifications.services import Notice, urgent_safety, write
@@ -20,6 +21,7 @@ RESIDENT_ACTIONS = (
     "join",
     "accept",
     "reject",
+    "merge",
     "dispatch",
     "escalate",
     "extend",
@@ -55,6 +57,9 @@ def _milestone(event: CaseEvent, case: Grievance, context: dict) -> tuple[str, d
         if context["previous"].get(event.pk) in context["named"]:
             return None  # the acceptance just before named the handler already
         return "resident.transferred", {"code": code, "handler": handler}
+    if action == "merge":
+        # Undone before the relay came to it (within seconds): nothing to tell.
+        return ("resident.merged", {"code": code}) if case.state == State.REJECTED else None
     if action == "reject":
         if data.get("reason_code") == RejectReason.DUPLICATE:
             return "resident.merged", {"code": code}
@@ -132,7 +137,9 @@ def _complainants(events: list[CaseEvent]) -> dict[int, list[Complainant]]:
     those who moved to the original with it; by case id."""
     case_ids = {e.grievance_id for e in events}
     merged = {
-        e.grievance_id for e in events if e.action == "reject" and e.grievance.duplicate_of_id
+        e.grievance_id
+        for e in events
+        if e.action in ("reject", "merge") and e.grievance.duplicate_of_id
     }
     people: dict[int, list[Complainant]] = {}
     for person in Complainant.objects.filter(grievance_id__in=case_ids):
