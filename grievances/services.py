@@ -873,8 +873,11 @@ def _accept_and_dispatch(cases, note, assign) -> list[Grievance]:
 
 
 def _default_level(case: Grievance) -> str:
-    # 小事不出村、大事不出乡: simple matters stay in the village, complex ones go to the
-    # township, difficult ones to the county (routing rules may say otherwise).
+    # The category's own level first (a centre administrator sets it); else 小事不出村、
+    # 大事不出乡: simple matters stay in the village, complex ones go to the township,
+    # difficult ones to the county (routing rules may say otherwise).
+    if case.category.default_handling_level:
+        return case.category.default_handling_level
     by_complexity = {
         Complexity.SIMPLE: HandlingLevel.VILLAGE,
         Complexity.COMPLEX: HandlingLevel.TOWNSHIP,
