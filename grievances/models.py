@@ -6,6 +6,7 @@ place that calls the transitions (with the actor, the lock and the CaseEvent).
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from django.conf import settings
@@ -37,6 +38,9 @@ class Unit(models.TextChoices):
     WORKING_DAYS = "working_days", _("working days")
     WORKING_HOURS = "working_hours", _("working hours")
     CALENDAR_HOURS = "calendar_hours", _("calendar hours")
+
+
+CATEGORY_CODE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
 
 
 class Category(MPTTModel):
@@ -110,6 +114,32 @@ class Category(MPTTModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """A child keeps its parent's kind and code prefix (dispute.wages under dispute) and
+        stays within the parent's region: the tree is what routing and the figures group by."""
+        errors = {}
+        if self.code and not CATEGORY_CODE.fullmatch(self.code):
+            errors["code"] = _("Lower-case letters, digits and _, parts joined by dots.")
+        parent = self.parent
+        if parent is not None:
+            if self.pk and (parent.pk == self.pk or parent.is_descendant_of(self)):
+                errors["parent"] = _("A category cannot sit under itself.")
+            elif self.code and not self.code.startswith(f"{parent.code}."):
+                errors["code"] = _("The code must start with the parent's code and a dot: %s.") % (
+                    f"{parent.code}."
+                )
+            if self.kind and self.kind != parent.kind:
+                errors["kind"] = _("A category keeps its parent's kind.")
+            inside = parent.region is None or (
+                self.region is not None
+                and self.region.tree_id == parent.region.tree_id
+                and parent.region.lft <= self.region.lft <= parent.region.rght
+            )
+            if not inside:
+                errors["region"] = _("The region must lie within the parent's region.")
+        if errors:
+            raise ValidationError(errors)
 
     def handle_limit(self, urgency: str) -> tuple[float, str]:
         """(amount, unit) of the handling deadline for an urgency."""
