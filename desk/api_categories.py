@@ -62,6 +62,7 @@ class CategoryViewSet(
     serializer_class = CategorySerializer
     pagination_class = None
     lookup_field = "code"
+    lookup_value_regex = r"[^/]+"  # codes hold dots (dispute.wages)
     filterset_fields = ["kind", "is_dispute"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 

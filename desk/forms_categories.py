@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from desk.categories import CATEGORY_FIELDS, region_by_code, visible_categories
+from grids.scoping import sees_everything
 from grievances.models import Category, Urgency
 from grievances.services import InvalidInput
 
@@ -49,7 +50,10 @@ class CategoryForm(forms.ModelForm):
             self.initial["region"] = instance.region.code
 
     def clean_region(self):
-        return _region(self, "region")
+        region = _region(self, "region")
+        if region is None and not sees_everything(self.user):
+            raise forms.ValidationError(_("Choose the region the category belongs to."))
+        return region
 
     def values(self) -> dict:
         return {name: self.cleaned_data[name] for name in CATEGORY_FIELDS}
