@@ -617,6 +617,8 @@ def grievance_submit(
         raise NotAllowed(_("You can only report cases in your own area."), field="region")
     if settled_note and not (_authenticated(user) and has_region_role(user, region, GRID_ROLES)):
         raise NotAllowed(_("Only grid staff can settle a case on the spot."), field="settled")
+    if category.region_id is not None and category.region_id not in _path_ids(region, located):
+        raise InvalidInput(_("This category is not used where the case is."), field="category")
     case = newcase.new(
         Grievance,
         title=title.strip(),
@@ -870,6 +872,14 @@ def _accept_and_dispatch(cases, note, assign) -> list[Grievance]:
     for n, case in enumerate(moving):
         case.last_event = events[2 * n + 1]
     return moving
+
+
+def _path_ids(region: Region | None, located) -> set[int]:
+    """The ids of the case region and its ancestors (a category of a county's own applies
+    in that subtree only), from the locate index's path when it holds one."""
+    if located is not None and located.path:
+        return {pk for _level, pk in located.path}
+    return {r.pk for r in region.get_ancestors(include_self=True)}
 
 
 def _default_level(case: Grievance) -> str:

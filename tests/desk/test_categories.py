@@ -296,3 +296,23 @@ def test_the_superuser_writes_any_category(tree):
         format="json",
     )
     assert r.status_code == 201, r.json()
+
+
+def test_a_countys_own_category_takes_cases_of_its_subtree_only(tree, people):
+    own = Category.objects.create(
+        code="dispute.cordyceps",
+        name="虫草采集纠纷",
+        kind="dispute",
+        parent=Category.objects.get(code="dispute"),
+        region=tree.other_county,
+        is_dispute=True,
+    )
+    body = {"title": "挖虫草起争执", "description": "两村村民争挖虫草", "category": own.code}
+    worker = as_user(people.grid_worker)  # in 乃东区, not 乡城县
+    r = worker.post("/api/v1/grievances/", {**body, "lng": 91.2, "lat": 29.7}, format="json")
+    assert r.status_code == 400
+    assert "category" in r.json()
+    own.region = tree.county
+    own.save()
+    r = worker.post("/api/v1/grievances/", {**body, "lng": 91.2, "lat": 29.7}, format="json")
+    assert r.status_code == 201, r.json()
