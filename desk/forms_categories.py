@@ -78,6 +78,8 @@ class LimitForm(forms.Form):
     )
 
     def __init__(self, *args, user, **kwargs):
+        # Ids of its own: the category's form on the same page has a region field, too.
+        kwargs.setdefault("auto_id", "limit_%s")
         super().__init__(*args, **kwargs)
         self.user = user
 
