@@ -459,6 +459,8 @@ SPECTACULAR_SETTINGS = {
         "MediationCaseStatusEnum": "mediation.models.CaseStatus",
         "ExportKindEnum": "evaluation.models.Export.Kind",
         "HandlingLevelEnum": "grievances.models.HandlingLevel",
+        # Village, township or county: a routing rule's level and a category's default.
+        "HandlingLevelChoiceEnum": "dispatch.models.HandlingLevelChoice",
         "RejectReasonEnum": "grievances.models.RejectReason",
         # The case's states keep their name beside the joins' states.
         "StateEnum": "grievances.models.State",

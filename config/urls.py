@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from desk import api_categories as desk_api_categories
 from dispatch import api as dispatch_api
 from grids import api as grids_api
 from grievances import api as grievances_api
@@ -12,7 +13,7 @@ from grievances import api as grievances_api
 router = DefaultRouter()
 router.include_root_view = False
 router.registry.extend(grids_api.router.registry)
-router.register("categories", grievances_api.CategoryViewSet, basename="category")
+router.register("categories", desk_api_categories.CategoryViewSet, basename="category")
 router.register("grievances", grievances_api.GrievanceViewSet, basename="grievance")
 router.register("departments", dispatch_api.DepartmentViewSet, basename="department")
 router.register("routing-rules", dispatch_api.RoutingRuleViewSet, basename="routing-rule")
@@ -70,6 +71,7 @@ urlpatterns = [
     path("", include("duplicates.urls")),
     path("", include("desk.urls")),
     path("", include("desk.urls_callers")),
+    path("", include("desk.urls_categories")),
     path("", include("grids.urls")),
     path("", include("pwa.urls")),
 ]

@@ -6,15 +6,16 @@ from django.utils.translation import gettext_lazy as _
 
 class DeskConfig(AppConfig):
     """The centre's daily tools: canned replies (常用语) and the knowledge base (知识库) of
-    policy answers per category, the desk's view of what waits on it (extension requests), and a
-    caller's earlier cases shown while the desk registers a new one (重复来电).
+    policy answers per category, the desk's view of what waits on it (extension requests), a
+    caller's earlier cases shown while the desk registers a new one (重复来电), and the
+    categories and time limits a county's centre administrator configures.
     Beside dispatch and mediation: it reads cases, categories and whistles."""
 
     name = "desk"
     verbose_name = _("The centre's desk")
 
     def ready(self) -> None:
-        from desk import demo, views  # noqa: F401  demo step
+        from desk import demo, demo_categories, views  # noqa: F401  demo steps
         from grievances.views_cases import register_case_card
         from grievances.views_intake import register_intake_panel
 

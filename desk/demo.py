@@ -1,7 +1,7 @@
 """The desk's demo (registered with grids.demo, after the cases and before the relay): the
 canned replies and the knowledge base of 乃东区 and 乡城县, a resident's consultation (咨询)
 waiting for 泽当街道's centre, which the knowledge base answers, and the grid worker's
-extension request (延期申请) on 江塘村's old wiring. Idempotent: found again by their texts."""
+extension request (延期申请) on 泽当示范村's old wiring. Idempotent: found again by their texts."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from grievances import demo as case_demo
 from grievances import services as case_services
 from grievances.models import Grievance, RequestType, Source
 
-T_CONSULTATION = "江塘村低保申请需要准备哪些材料"
+T_CONSULTATION = "泽当示范村低保申请需要准备哪些材料"
 
 CANNED = (
     (None, CannedKind.REJECTION, "经核实，该事项不属于综治中心受理范围，请向相关部门反映。"),
@@ -75,7 +75,7 @@ def _libraries(county) -> int:
 
 
 def _consultation() -> None:
-    grid = case_demo.place("乃东区", "江塘村", "江塘村第一网格")
+    grid = case_demo.place("乃东区", "泽当示范村", "泽当示范村第一网格")
     case_demo.Story()(
         case_demo.ago(hours=2),
         case_services.grievance_submit,

@@ -11,6 +11,7 @@ from dispatch.models import Assignment, Department, DepartmentMembership, Routin
 from dispatch.services import rule_conflicts
 from grids import admin as grids_admin
 from grids.models import User
+from grievances.admin import category_inline
 
 
 class DepartmentMembershipInline(admin.TabularInline):
@@ -159,3 +160,19 @@ class AssignmentAdmin(ReadOnlyAdmin):
     @admin.display(description=_("case"), ordering="whistle__grievance")
     def case(self, obj):
         return obj.whistle.grievance
+
+
+# --- The category's page: its routing rules (default departments) ------------------------------
+
+
+@category_inline
+class RoutingRuleInline(admin.TabularInline):
+    """The category's routing rules: which departments each region's centre whistles."""
+
+    model = RoutingRule
+    fk_name = "category"
+    extra = 0
+    fields = ["region", "lead", "assisting", "handling_level", "auto_dispatch", "active"]
+    autocomplete_fields = ["region", "lead", "assisting"]
+    verbose_name = _("default departments (routing rule)")
+    verbose_name_plural = _("default departments (routing rules)")

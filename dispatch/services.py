@@ -27,11 +27,11 @@ from dispatch.models import (
 )
 from grids.models import User
 from grids.scoping import sees_everything
-from grids.workcalendar import DeadlineUnit, WorkCalendar
+from grids.workcalendar import WorkCalendar
 from grievances import deadlines
 from grievances import selectors as case_selectors
 from grievances import services as case_services
-from grievances.models import Grievance, State, Unit
+from grievances.models import Grievance, State
 from grievances.services import InvalidInput, NotAllowed, WrongState
 
 OPEN = (Assignment.Status.PENDING, Assignment.Status.REPORTED_IN)
@@ -252,7 +252,7 @@ def whistle_dispatch(
         whistle = Whistle.objects.create(
             grievance=c, centre=centre, issued_by=user, instructions=instructions
         )
-        report_in_due, handle_due = _deadlines(c, now, calendar)
+        report_in_due, handle_due = deadlines.due_dates(c, now, calendar)
         Assignment.objects.bulk_create(
             _assignments(whistle, departments, report_in_due, handle_due)
         )
@@ -312,7 +312,7 @@ def accept_and_whistle(
             departments = proposals[c.pk].departments
             key = (c.category_id, c.urgency, c.region_id)
             if key not in due:
-                due[key] = _deadlines(c, now, calendar_for(c))
+                due[key] = deadlines.due_dates(c, now, calendar_for(c))
             report_in_due, handle_due = due[key]
             rows += _assignments(whistle, departments, report_in_due, handle_due)
             c.report_in_due_at, c.handle_due_at = report_in_due, handle_due
@@ -343,26 +343,6 @@ def _assignments(whistle, departments, report_in_due, handle_due) -> list[Assign
         )
         for i, dept in enumerate(departments)
     ]
-
-
-def _deadlines(
-    case: Grievance, start: datetime, calendar: WorkCalendar | None
-) -> tuple[datetime, datetime]:
-    """(report-in, handling) deadlines from `start`, as grievances.deadlines computes them,
-    on one calendar for both (and for every dispatch of a relay chunk when one is given)."""
-    calendar = calendar or deadlines.calendar_for(case)
-
-    def due(amount: float, unit: str) -> datetime:
-        if unit == Unit.CALENDAR_HOURS:
-            return calendar.deadline(start, amount, DeadlineUnit.HOURS, calendar_hours=True)
-        if unit == Unit.WORKING_HOURS:
-            return calendar.deadline(start, amount, DeadlineUnit.HOURS)
-        return calendar.deadline(start, amount, DeadlineUnit.DAYS)
-
-    return (
-        due(*case.category.report_in_limit(case.urgency)),
-        due(*case.category.handle_limit(case.urgency)),
-    )
 
 
 def whistle_dispatch_by_ids(

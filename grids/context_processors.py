@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from grids.models import Role
 from grids.views import request_home_kind, request_roles
 
 
@@ -79,6 +80,8 @@ class Shell:
             items.append(NavItem(_("Dashboard"), "/dashboard/", "dashboard"))
         if kind in ("admin", "centre_staff"):
             items.append(NavItem(_("Return visits"), "/return-visits/", "return-visits"))
+        if "superuser" in self.roles or Role.CENTRE_ADMIN in self.roles:
+            items.append(NavItem(_("Categories"), "/desk/categories/", "categories"))
         items.append(NavItem(_("Mediators"), "/mediators/", "mediators"))
         items.append(NavItem(_("Red and black list"), "/rankings/", "rankings"))
         user = getattr(self.request, "user", None)

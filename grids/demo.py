@@ -361,6 +361,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("nimaciren", "尼玛次仁", Role.GRID_LEADER, ("乡城县", "黑达村")),
     DemoUser("zerenzhuoma", "泽仁卓玛", Role.CENTRE_STAFF, ("乡城县", "青德镇")),
     DemoUser("silanglamu", "四郎拉姆", Role.CENTRE_STAFF, ("乡城县",)),
+    DemoUser("dengzhu", "登珠", Role.CENTRE_ADMIN, ("乡城县",)),
     DemoUser("gongbu", "贡布", Role.LEADER, ("乡城县",)),
     DemoUser("lijun", "李军", DEPARTMENT_STAFF, ("dept", "513336-transport")),
     # 和静县: unpaid wages, the tea meeting, 13 workers' wages (scenarios 2, 3, 6).

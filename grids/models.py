@@ -182,6 +182,9 @@ class Role(models.TextChoices):
     GRID_LEADER = "grid_leader", _("Grid leader")
     CENTRE_STAFF = "centre_staff", _("Centre staff")
     LEADER = "leader", _("Leader")
+    # A county's centre administrator (中心管理员): configures the categories and their time
+    # limits for the county's subtree (desk/categories.py); acts on no case.
+    CENTRE_ADMIN = "centre_admin", _("Centre administrator")
 
 
 class Membership(models.Model):

@@ -10,9 +10,10 @@ two roles has two rows (the first row of a username sets the user's details).
   touched.
 - New users get the row's password, or a random one when the cell is empty, and must
   choose their own at the first login (`must_change_password`).
-- Region roles (grid_worker, grid_police, grid_leader, centre_staff, leader) name the region
-  by its code; department_staff names the department by its code. A membership that exists
-  already is left as it is, so running the same file twice changes nothing.
+- Region roles (grid_worker, grid_police, grid_leader, centre_staff, centre_admin, leader)
+  name the region by its code; department_staff names the department by its code. A
+  membership that exists already is left as it is, so running the same file twice changes
+  nothing.
 - A bad row (missing username, unknown role, unknown region or department, a malformed phone
   or email) is skipped with its row number and the reason; the others are imported.
 

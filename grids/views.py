@@ -37,7 +37,8 @@ GRID_ROLES = frozenset({Role.GRID_WORKER, Role.GRID_POLICE, Role.GRID_LEADER})
 # a grid role sees the centre's queue first.
 HOME_KINDS = (
     ("admin", frozenset({"superuser"})),
-    ("centre_staff", frozenset({Role.CENTRE_STAFF})),
+    # A centre administrator works in the centre: its queue is their home, too.
+    ("centre_staff", frozenset({Role.CENTRE_STAFF, Role.CENTRE_ADMIN})),
     ("leader", frozenset({Role.LEADER})),
     ("department_staff", frozenset({"department_staff"})),
     ("mediator", frozenset({"mediator"})),

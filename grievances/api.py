@@ -87,27 +87,6 @@ def error_response(exc: services.CaseError) -> Response:
 # --- Serializers ------------------------------------------------------------------------------
 
 
-class CategorySerializer(serializers.ModelSerializer):
-    parent = serializers.CharField(
-        source="parent.code", default=None, read_only=True, allow_null=True
-    )
-
-    class Meta:
-        model = Category
-        fields = [
-            "code",
-            "name",
-            "name_en",
-            "kind",
-            "parent",
-            "default_urgency",
-            "is_dispute",
-            "handle_most_urgent_hours",
-            "handle_urgent_days",
-            "handle_normal_days",
-        ]
-
-
 class ComplainantSerializer(serializers.ModelSerializer):
     phone = serializers.SerializerMethodField()
     id_number = serializers.SerializerMethodField()
@@ -1257,19 +1236,6 @@ def _make_act(name: str, input_class):
 
 for _name, (_input, _call) in ACTS.items():
     setattr(GrievanceViewSet, f"act_{_name}", _make_act(_name, _input))
-
-
-class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
-    """Case categories, a small tree under the three kinds."""
-
-    permission_classes = [AllowAny]
-    serializer_class = CategorySerializer
-    pagination_class = None
-    lookup_field = "code"
-    queryset = (
-        Category.objects.filter(active=True).select_related("parent").order_by("tree_id", "lft")
-    )
-    filterset_fields = ["kind", "is_dispute"]
 
 
 # --- Public intake and tracking -----------------------------------------------------------------

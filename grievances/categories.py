@@ -32,6 +32,26 @@ SEED = [
         10,
     ),
     ("dispute.property", "物业纠纷", "Property management", Kind.DISPUTE, True, Urgency.NORMAL, 5),
+    # Pastoral counties (乡城县, 和静县): grazing and the borders of pastures between villages
+    # and counties (边界共治).
+    (
+        "dispute.grazing",
+        "草场放牧纠纷",
+        "Grassland and grazing",
+        Kind.DISPUTE,
+        True,
+        Urgency.NORMAL,
+        13,
+    ),
+    (
+        "dispute.boundary",
+        "山林土地边界纠纷",
+        "Land and boundary",
+        Kind.DISPUTE,
+        True,
+        Urgency.NORMAL,
+        13,
+    ),
     ("dispute.medical", "医疗纠纷", "Medical disputes", Kind.DISPUTE, True, Urgency.NORMAL, 13),
     ("hardship", "困难诉求", "Hardships and requests", Kind.HARDSHIP, False, Urgency.NORMAL, 3),
     (
@@ -102,6 +122,16 @@ SEED = [
     ),
     ("hazard.fire", "消防安全", "Fire safety", Kind.HAZARD, False, Urgency.URGENT, 2),
     ("hazard.housing", "房屋安全", "Housing safety", Kind.HAZARD, False, Urgency.URGENT, 3),
+    (
+        "hazard.forest_fire",
+        "林草防火",
+        "Forest and grassland fire",
+        Kind.HAZARD,
+        False,
+        Urgency.URGENT,
+        1,
+    ),
+    ("hardship.lift", "加装电梯", "Lift retrofits", Kind.HARDSHIP, False, Urgency.NORMAL, 13),
 ]
 
 

@@ -305,8 +305,10 @@ def _latest_overdue_dispatch(case_like: Grievance) -> datetime:
     still far from the automatic escalation the SLA sweep makes later."""
     now = timezone.now()
     when = now - timedelta(minutes=60)
+    limit = deadlines.limits(case_like).report_in
+    cal = deadlines.calendar_for(case_like)
     for _step in range(7 * 24 * 4):
-        if deadlines.report_in_due(case_like, when) <= now - timedelta(minutes=20):
+        if deadlines.due_after(cal, when, limit) <= now - timedelta(minutes=20):
             return when.replace(second=0, microsecond=0)
         when -= timedelta(minutes=15)
     raise DemoError("no overdue dispatch time found")

@@ -6,6 +6,7 @@ place that calls the transitions (with the actor, the lock and the CaseEvent).
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from django.conf import settings
@@ -37,6 +38,9 @@ class Unit(models.TextChoices):
     WORKING_DAYS = "working_days", _("working days")
     WORKING_HOURS = "working_hours", _("working hours")
     CALENDAR_HOURS = "calendar_hours", _("calendar hours")
+
+
+CATEGORY_CODE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
 
 
 class Category(MPTTModel):
@@ -76,6 +80,29 @@ class Category(MPTTModel):
         _("dispute (eligible for mediation)"), default=False, db_index=True
     )
     active = models.BooleanField(_("active"), default=True)
+    # 小事不出村、大事不出乡: where a matter of this category is handled when neither a routing
+    # rule nor the centre says otherwise (blank: by the case's complexity).
+    default_handling_level = models.CharField(
+        _("default handling level"),
+        max_length=10,
+        blank=True,
+        choices=[
+            ("village", _("Village")),
+            ("township", _("Township")),
+            ("county", _("County")),
+        ],
+    )
+    # A county's own category (虫草采集纠纷 in 甘孜) belongs to that region's subtree: its
+    # centre administrator edits it, and only cases there may take it. Blank: everywhere.
+    region = models.ForeignKey(
+        Region,
+        verbose_name=_("region"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Limit the category to this region's subtree; blank for everywhere."),
+    )
 
     class MPTTMeta:
         level_attr = "mptt_level"
@@ -87,6 +114,32 @@ class Category(MPTTModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """A child keeps its parent's kind and code prefix (dispute.wages under dispute) and
+        stays within the parent's region: the tree is what routing and the figures group by."""
+        errors = {}
+        if self.code and not CATEGORY_CODE.fullmatch(self.code):
+            errors["code"] = _("Lower-case letters, digits and _, parts joined by dots.")
+        parent = self.parent
+        if parent is not None:
+            if self.pk and (parent.pk == self.pk or parent.is_descendant_of(self)):
+                errors["parent"] = _("A category cannot sit under itself.")
+            elif self.code and not self.code.startswith(f"{parent.code}."):
+                errors["code"] = _("The code must start with the parent's code and a dot: %s.") % (
+                    f"{parent.code}."
+                )
+            if self.kind and self.kind != parent.kind:
+                errors["kind"] = _("A category keeps its parent's kind.")
+            inside = parent.region is None or (
+                self.region is not None
+                and self.region.tree_id == parent.region.tree_id
+                and parent.region.lft <= self.region.lft <= parent.region.rght
+            )
+            if not inside:
+                errors["region"] = _("The region must lie within the parent's region.")
+        if errors:
+            raise ValidationError(errors)
 
     def handle_limit(self, urgency: str) -> tuple[float, str]:
         """(amount, unit) of the handling deadline for an urgency."""
@@ -102,6 +155,53 @@ class Category(MPTTModel):
         if urgency == Urgency.URGENT:
             return self.report_in_urgent_hours, Unit.WORKING_HOURS
         return self.report_in_normal_hours, Unit.WORKING_HOURS
+
+
+class CategoryLimit(models.Model):
+    """A region's own time limits for a category at one urgency, for the region's whole
+    subtree; the nearest region's override wins (grievances.deadlines.limits).
+
+    The amounts are in the category's units for that urgency (特急: calendar minutes to
+    report in, calendar hours to handle; the others: working hours and working days). A
+    change counts for dispatches made after it: a whistle keeps the deadlines it was given.
+    """
+
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.CASCADE, related_name="limits"
+    )
+    region = models.ForeignKey(
+        Region, verbose_name=_("region"), on_delete=models.CASCADE, related_name="+"
+    )
+    urgency = models.CharField(_("urgency"), max_length=12, choices=Urgency.choices)
+    report_in = models.PositiveIntegerField(
+        _("report-in limit"),
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text=_("Most urgent: calendar minutes; otherwise working hours."),
+    )
+    handling = models.PositiveIntegerField(
+        _("handling limit"),
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text=_("Most urgent: calendar hours; otherwise working days."),
+    )
+
+    class Meta:
+        verbose_name = _("region's time limit")
+        verbose_name_plural = _("regions' time limits")
+        ordering = ["category__code", "region__code", "urgency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "region", "urgency"], name="one_limit_per_region_urgency"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} · {self.region.name} · {self.get_urgency_display()}"
+
+    def report_in_amount(self) -> float:
+        """The report-in limit in the unit Category.report_in_limit gives for the urgency."""
+        if self.urgency == Urgency.MOST_URGENT:
+            return self.report_in / 60
+        return self.report_in
 
 
 class State(models.TextChoices):

@@ -643,6 +643,8 @@ def grievance_submit(
         raise NotAllowed(_("You can only report cases in your own area."), field="region")
     if settled_note and not (_authenticated(user) and has_region_role(user, region, GRID_ROLES)):
         raise NotAllowed(_("Only grid staff can settle a case on the spot."), field="settled")
+    if category.region_id is not None and category.region_id not in _path_ids(region, located):
+        raise InvalidInput(_("This category is not used where the case is."), field="category")
     # A resident's urgency is a suggestion to the centre: the case starts with the category's
     # own, and the centre sets the one the deadlines follow when it accepts.
     suggested = "" if staff_report else urgency or ""
@@ -930,9 +932,20 @@ def _accept_and_dispatch(cases, note, assign) -> list[Grievance]:
     return moving
 
 
+def _path_ids(region: Region | None, located) -> set[int]:
+    """The ids of the case region and its ancestors (a category of a county's own applies
+    in that subtree only), from the locate index's path when it holds one."""
+    if located is not None and located.path:
+        return {pk for _level, pk in located.path}
+    return {r.pk for r in region.get_ancestors(include_self=True)}
+
+
 def _default_level(case: Grievance) -> str:
-    # 小事不出村、大事不出乡: simple matters stay in the village, complex ones go to the
-    # township, difficult ones to the county (routing rules may say otherwise).
+    # The category's own level first (a centre administrator sets it); else 小事不出村、
+    # 大事不出乡: simple matters stay in the village, complex ones go to the township,
+    # difficult ones to the county (routing rules may say otherwise).
+    if case.category.default_handling_level:
+        return case.category.default_handling_level
     by_complexity = {
         Complexity.SIMPLE: HandlingLevel.VILLAGE,
         Complexity.COMPLEX: HandlingLevel.TOWNSHIP,
