@@ -69,9 +69,11 @@ urlpatterns = [
     path("", include("evaluation.urls")),
     path("", include("mediation.urls")),
     path("", include("duplicates.urls")),
+    # The categories' pages before the libraries' /desk/<library>/<pk>/ (which would take
+    # /desk/categories/<pk>/ for a library named "categories").
+    path("", include("desk.urls_categories")),
     path("", include("desk.urls")),
     path("", include("desk.urls_callers")),
-    path("", include("desk.urls_categories")),
     path("", include("grids.urls")),
     path("", include("pwa.urls")),
 ]
