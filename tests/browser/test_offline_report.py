@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from PIL import Image
 
 from grievances.models import Grievance
 from tests.browser.test_offline_shell import phone, sign_in, wait_for_the_worker
@@ -22,16 +21,6 @@ pytestmark = pytest.mark.browser
 
 NO_TILES = "/no-tiles-here/{z}/{x}/{y}.png"
 COUNT = "document.querySelector('[data-outbox-count]').textContent"
-
-
-@pytest.fixture
-def photos(tmp_path):
-    paths = []
-    for name, colour in (("wall.jpg", (150, 120, 90)), ("crack.jpg", (60, 60, 70))):
-        path = tmp_path / name
-        Image.new("RGB", (320, 240), colour).save(path, "JPEG")
-        paths.append(str(path))
-    return paths
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from PIL import Image
 
 from grievances.models import Grievance
 from tests.browser_support import PHONE, wait_until
@@ -17,16 +16,6 @@ pytestmark = pytest.mark.browser
 PASSWORD = "pass-word-123"
 COUNT = "document.querySelector('[data-outbox-count]').textContent"
 QUEUE = "FengqiaoQueue.list().then((items) => items.map((i) => i.status))"
-
-
-@pytest.fixture
-def photos(tmp_path):
-    paths = []
-    for name, colour in (("wall.jpg", (150, 120, 90)), ("crack.jpg", (60, 60, 70))):
-        path = tmp_path / name
-        Image.new("RGB", (320, 240), colour).save(path, "JPEG")
-        paths.append(str(path))
-    return paths
 
 
 @pytest.fixture
