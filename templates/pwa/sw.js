@@ -4,7 +4,7 @@
  * - the shell's static files and the offline page, precached with revisions computed by
  *   the server (pwa/precache.py);
  * - the pages of the road ("/", "/report/", "/cases/", a case, "/notifications/"):
- *   network first (4 s), the kept copy when the network fails, else the offline page; only
+ *   network first, the kept copy when the network fails, else the offline page; only
  *   real 200 HTML answers are kept, never a redirect to the sign-in page nor an error;
  * - the API answers the report page reads (categories, the worker's grids): network first;
  * - other static files: stale while revalidate; map tiles: cache first, as they are seen;
@@ -102,9 +102,11 @@ routing.registerRoute(
   function ({ request, url }) {
     return request.mode === "navigate" && sameOrigin(url) && isRoadPage(url.pathname);
   },
+  // No time limit on the network for a page: a slow answer is still the page as it is now
+  // (the one just acted on, after a form's redirect); a kept copy would show the case as it
+  // was, without the act. Only a failed fetch (no connection) falls back to the kept copy.
   new strategies.NetworkFirst({
     cacheName: PAGES,
-    networkTimeoutSeconds: NETWORK_TIMEOUT,
     matchOptions: matchOptions,
     plugins: [
       keepGoodPages,
