@@ -70,24 +70,32 @@ def category_new(request):
         initial["region"] = regions[0].code
     form = CategoryForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                category = svc.category_save(
-                    request.user,
-                    Category(),
-                    parent=form.cleaned_data["parent"],
-                    region=form.cleaned_data["region"],
-                    **form.values(),
-                )
-            except NotAllowed as exc:
-                raise PermissionDenied(exc.message) from exc
-            except CaseError as exc:
-                _form_errors(form, exc)
-            else:
-                messages.success(request, _("Category %(name)s added.") % {"name": category})
-                return redirect("desk-category", pk=category.pk)
+        category = _save(request, form, Category())
+        if category is not None:
+            messages.success(request, _("Category %(name)s added.") % {"name": category})
+            return redirect("desk-category", pk=category.pk)
         return _render_form(request, form, None, status=400)
     return _render_form(request, form, None)
+
+
+def _save(request, form, category: Category) -> Category | None:
+    """The category as the valid form says, saved through the service; None with the form
+    holding what is wrong (a refusal of the user's rights is a 403)."""
+    if not form.is_valid():
+        return None
+    try:
+        return svc.category_save(
+            request.user,
+            category,
+            parent=form.cleaned_data["parent"],
+            region=form.cleaned_data["region"],
+            **form.values(),
+        )
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except CaseError as exc:
+        _form_errors(form, exc)
+        return None
 
 
 def _render_form(request, form, category, status=200):
@@ -108,22 +116,9 @@ def category_detail(request, pk: int):
         if not editable:
             raise PermissionDenied(_("This category belongs to a wider region."))
         form = CategoryForm(request.POST, user=request.user, instance=category)
-        if form.is_valid():
-            try:
-                svc.category_save(
-                    request.user,
-                    Category.objects.get(pk=category.pk),
-                    parent=form.cleaned_data["parent"],
-                    region=form.cleaned_data["region"],
-                    **form.values(),
-                )
-            except NotAllowed as exc:
-                raise PermissionDenied(exc.message) from exc
-            except CaseError as exc:
-                _form_errors(form, exc)
-            else:
-                messages.success(request, _("Saved. The new limits count for new dispatches."))
-                return redirect("desk-category", pk=category.pk)
+        if _save(request, form, Category.objects.get(pk=category.pk)) is not None:
+            messages.success(request, _("Saved. The new limits count for new dispatches."))
+            return redirect("desk-category", pk=category.pk)
         return _render_detail(request, _visible(request, pk), form=form, status=400)
     return _render_detail(request, category)
 

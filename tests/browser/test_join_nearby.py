@@ -9,63 +9,46 @@ import pytest
 
 from duplicates.models import Join
 from grievances.models import Complainant
-from tests.browser_support import DESKTOP, PHONE, wait_until
+from tests.browser_support import DESKTOP, wait_until
 from tests.grievances.conftest import new_case
 
 pytestmark = pytest.mark.browser
 
-GPS = {"latitude": 29.7, "longitude": 91.2}  # inside 江塘村第一网格 (tree.grid_a1)
-
 
 def test_a_resident_joins_the_open_case_at_the_pin_and_the_centre_confirms(
-    tree, people, live_server, chromium, settings, screenshots_dir
+    tree, people, live_server, chromium, resident_phone, screenshots_dir
 ):
-    settings.MAP_TILE_URL = "/no-tiles-here/{z}/{x}/{y}.png"
     case = new_case(
         people.grid_worker, category="hazard.utilities", point=(91.2003, 29.7), title="三楼水管爆裂"
     )
-    phone = chromium.new_context(
-        viewport=PHONE,
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        geolocation=GPS,
-        permissions=["geolocation"],
-    )
-    phone.set_default_timeout(15_000)
-    try:
-        page = phone.new_page()
-        page.goto(f"{live_server.url}/report/")
-        # What the resident typed of their own report so far is offered to the join form.
-        page.fill("#id_name", "李四")
-        page.fill("#id_phone", "13911112222")
-        page.fill("#category-filter", "供水")
-        page.click("[data-locate-me]")
-        wait_until(page, "document.querySelectorAll('.nearby__item').length === 1")
-        assert "三楼水管爆裂" not in page.inner_text("#nearby")
+    page = resident_phone.new_page()
+    page.goto(f"{live_server.url}/report/")
+    # What the resident typed of their own report so far is offered to the join form.
+    page.fill("#id_name", "李四")
+    page.fill("#id_phone", "13911112222")
+    page.fill("#category-filter", "供水")
+    page.click("[data-locate-me]")
+    wait_until(page, "document.querySelectorAll('.nearby__item').length === 1")
+    assert "三楼水管爆裂" not in page.inner_text("#nearby")
 
-        page.get_by_role("button", name="这就是我要反映的").click()
-        wait_until(page, "!!document.querySelector('[data-join-form]')")
-        assert page.input_value("[data-join-form] input[name=join_phone]") == "13911112222"
-        assert page.input_value("[data-join-form] input[name=join_name]") == "李四"
-        page.get_by_role("button", name="加入此事项").click()
-        wait_until(page, "!!document.querySelector('.join__done')")
-        assert "已提交：综治中心确认后，您会收到短信" in page.inner_text(".join__done")
-        page.screenshot(path=str(screenshots_dir / "resident-join-phone.png"), full_page=True)
-        join = Join.objects.get()
-        assert join.grievance_id == case.pk and join.phone == "13911112222"
-        assert page.url.endswith("/report/")  # the report itself was not sent
-        assert Complainant.objects.filter(grievance=case).count() == 1
+    page.get_by_role("button", name="这就是我要反映的").click()
+    wait_until(page, "!!document.querySelector('[data-join-form]')")
+    assert page.input_value("[data-join-form] input[name=join_phone]") == "13911112222"
+    assert page.input_value("[data-join-form] input[name=join_name]") == "李四"
+    page.get_by_role("button", name="加入此事项").click()
+    wait_until(page, "!!document.querySelector('.join__done')")
+    assert "已提交：综治中心确认后，您会收到短信" in page.inner_text(".join__done")
+    page.screenshot(path=str(screenshots_dir / "resident-join-phone.png"), full_page=True)
+    join = Join.objects.get()
+    assert join.grievance_id == case.pk and join.phone == "13911112222"
+    assert page.url.endswith("/report/")  # the report itself was not sent
+    assert Complainant.objects.filter(grievance=case).count() == 1
 
-        # The draft is not needed any more.
-        with page.expect_navigation():
-            page.get_by_role("button", name="放弃草稿").click()
-        assert page.input_value("#id_phone") == ""
-        assert (
-            page.evaluate("Object.keys(localStorage).filter(k => k.includes('report-draft'))") == []
-        )
-    finally:
-        phone.close()
+    # The draft is not needed any more.
+    with page.expect_navigation():
+        page.get_by_role("button", name="放弃草稿").click()
+    assert page.input_value("#id_phone") == ""
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.includes('report-draft'))") == []
 
     desk = chromium.new_context(viewport=DESKTOP, locale="zh-CN")
     desk.set_default_timeout(15_000)

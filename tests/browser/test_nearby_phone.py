@@ -5,41 +5,24 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_support import PHONE, wait_until
+from tests.browser_support import wait_until
 from tests.grievances.conftest import new_case
 
 pytestmark = pytest.mark.browser
 
-GPS = {"latitude": 29.7, "longitude": 91.2}  # inside 江塘村第一网格 (tree.grid_a1)
 
-
-def test_the_report_page_lists_an_open_case_at_the_pin(
-    tree, people, live_server, chromium, settings
-):
-    settings.MAP_TILE_URL = "/no-tiles-here/{z}/{x}/{y}.png"
+def test_the_report_page_lists_an_open_case_at_the_pin(tree, people, live_server, resident_phone):
     # An open case 30 m away, of the same kind; its title is not for the public.
     new_case(
         people.grid_worker, category="hazard.utilities", point=(91.2003, 29.7), title="三楼水管爆裂"
     )
-    context = chromium.new_context(
-        viewport=PHONE,
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        geolocation=GPS,
-        permissions=["geolocation"],
-    )
-    context.set_default_timeout(15_000)
-    try:
-        page = context.new_page()
-        page.goto(f"{live_server.url}/report/")
-        page.fill("#category-filter", "供水")
-        assert page.input_value("#id_category") == "hazard.utilities"
-        assert page.locator(".nearby__item").count() == 0  # no pin yet
-        page.click("[data-locate-me]")
-        wait_until(page, "document.querySelectorAll('.nearby__item').length === 1")
-        text = page.inner_text("#nearby")
-        assert "附近已有的反映" in text and "米" in text
-        assert "三楼水管爆裂" not in text
-    finally:
-        context.close()
+    page = resident_phone.new_page()
+    page.goto(f"{live_server.url}/report/")
+    page.fill("#category-filter", "供水")
+    assert page.input_value("#id_category") == "hazard.utilities"
+    assert page.locator(".nearby__item").count() == 0  # no pin yet
+    page.click("[data-locate-me]")
+    wait_until(page, "document.querySelectorAll('.nearby__item').length === 1")
+    text = page.inner_text("#nearby")
+    assert "附近已有的反映" in text and "米" in text
+    assert "三楼水管爆裂" not in text
